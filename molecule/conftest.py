@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+"""Testinfra helpers shared by every Molecule scenario.
+
+Molecule's testinfra verifier runs pytest from the scenario directory with the
+provisioner's environment (ANSIBLE_CONFIG, MOLECULE_*); pytest's rootdir is the
+repository root, so this conftest applies to every scenario's tests.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+RECAP_RE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$", re.MULTILINE)
+
+
+@dataclass
+class PlaybookRun:
+    """The outcome of one ansible-playbook run against the scenario's hosts."""
+
+    returncode: int
+    output: str
+    recap: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> int:
+        return sum(counts.get("changed", 0) for counts in self.recap.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(counts.get("failed", 0) + counts.get("unreachable", 0) for counts in self.recap.values())
+
+
+def parse_recap(output: str) -> dict[str, dict[str, int]]:
+    """Per-host counters of the PLAY RECAP section."""
+    recap_at = output.rfind("PLAY RECAP")
+    recap = {}
+    for match in RECAP_RE.finditer(output[recap_at:] if recap_at >= 0 else ""):
+        recap[match["host"]] = {k: int(v) for k, v in (kv.split("=") for kv in match["counts"].split())}
+    return recap
+
+
+def run_playbook(playbook: str | os.PathLike, *args: str, extra_vars: dict | None = None,
+                 timeout: int = 1800) -> PlaybookRun:
+    """Run a playbook against the scenario's inventory with Molecule's ansible.cfg."""
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    cmd = ["ansible-playbook", "-i", str(inventory), str(playbook), *args]
+    if extra_vars:
+        cmd += ["--extra-vars", json.dumps(extra_vars)]
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "PY_COLORS": "0"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
+    output = ANSI_RE.sub("", proc.stdout + proc.stderr)
+    return PlaybookRun(proc.returncode, output, parse_recap(output))
+
+
+@pytest.fixture(scope="session")
+def converge_playbook() -> Path:
+    """The playbook this scenario converges with (CC_CONVERGE_PLAYBOOK, set by the base config)."""
+    return Path(os.environ["CC_CONVERGE_PLAYBOOK"])
+
+
+@pytest.fixture(scope="session")
+def converge(converge_playbook):
+    """Run the scenario's converge playbook again, with extra arguments or variables."""
+    def _run(*args: str, extra_vars: dict | None = None) -> PlaybookRun:
+        return run_playbook(converge_playbook, *args, extra_vars=extra_vars)
+    return _run
+
+
+def sh(host, command: str, *args) -> str:
+    """Run a command on the host, assert it succeeded, return its stripped stdout."""
+    result = host.run(command, *args)
+    assert result.rc == 0, f"{command % tuple(shlex.quote(str(a)) for a in args)} -> rc {result.rc}\n{result.stderr}"
+    return result.stdout.strip()
+
+
+def docker_json(host, *args: str):
+    """`docker <args> --format json` on the host, parsed."""
+    return json.loads(sh(host, "docker " + " ".join(shlex.quote(a) for a in args) + " --format '{{json .}}'"))
