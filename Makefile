@@ -9,7 +9,7 @@ BIN        := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Scenarios `make test` runs, in order. One scenario: make molecule SCENARIO=docker_host
-SCENARIOS  ?= docker_host
+SCENARIOS  ?= docker_host default
 SCENARIO   ?= docker_host
 
 .PHONY: help setup host images lint unit render molecule test test-fast demo demo-down bench build clean
@@ -46,12 +46,19 @@ molecule: setup images ## One Molecule scenario: make molecule SCENARIO=name
 
 test-fast: lint unit render ## Lint, unit and render tests (no Molecule)
 
-test: test-fast images ## Everything: lint, unit, render, every Molecule scenario
-	@set -e; for s in $(SCENARIOS); do echo "=== molecule scenario $$s"; molecule test -s $$s; done
+test: test-fast images ## Everything: lint, unit, render, image set, every Molecule scenario
+	pytest -q tests/images
+	@passed=0; failed=0; failures=""; \
+	for s in $(SCENARIOS); do \
+	  echo "=== molecule scenario $$s"; start=$$(date +%s); \
+	  if molecule test -s $$s; then passed=$$((passed+1)); else failed=$$((failed+1)); failures="$$failures $$s"; fi; \
+	  echo "=== molecule scenario $$s: $$(( $$(date +%s) - start )) s"; \
+	done; \
+	[ -z "$$failures" ] || echo "failed scenarios:$$failures"; \
+	echo "scenarios: $$passed passed, $$failed failed"; [ $$failed -eq 0 ]
 
 demo: setup images ## Local demo: deploy the site into a sandbox host, then print a health summary
-	molecule create -s default
-	ansible-playbook -i inventories/local playbooks/site.yml
+	molecule converge -s default
 	ansible-playbook -i inventories/local playbooks/verify.yml
 
 demo-down: setup ## Remove the local demo sandbox host
@@ -65,4 +72,4 @@ build: setup ## Build the collection tarball into build/
 
 clean: ## Remove build output and caches (keeps the virtualenv and the images)
 	rm -rf build .pytest_cache .ansible
-	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+"""Bad input fails before anything changes, with the bad variable's name in the message.
+
+Each case runs the whole role in check mode against this machine (connection
+local): argument_specs or preflight must stop it before any task of a later
+step runs. No Docker needed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+CASES = [
+    ("docker_host", {"docker_host_package_source": "podman"},
+     ["docker_host_package_source", "upstream, distro"]),
+    ("docker_host", {"docker_host_log_max_file": "many"}, ["docker_host_log_max_file", "int"]),
+    ("docker_host", {"docker_host_daemon_options": ["log-level", "debug"]}, ["docker_host_daemon_options", "dict"]),
+    ("docker_host", {"docker_host_log_max_size": "10 megabytes"}, ["docker_host_log_max_size", "10m"]),
+    ("docker_host", {"docker_host_networks": ["commandcenter", "bad name"]}, ["docker_host_networks", "bad name"]),
+    ("docker_host", {"docker_host_insecure_registries": ["http://registry:5000"]},
+     ["docker_host_insecure_registries", "http://registry:5000"]),
+    ("docker_host", {"docker_host_service_environment": {"HTTP PROXY": "x"}}, ["docker_host_service_environment"]),
+]
+
+
+def run_role(tmp_path: Path, role: str, role_vars: dict, *args: str) -> subprocess.CompletedProcess:
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(json.dumps([{
+        "name": "Preflight probe", "hosts": "all", "gather_facts": True,
+        "roles": [{"role": f"commandcenter.infra.{role}", "vars": role_vars}],
+    }]))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+           "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", "--check",
+         "-e", f"ansible_python_interpreter={sys.executable}", *args, str(playbook)],
+        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300)
+
+
+def _step_tasks(output: str, role: str) -> list[str]:
+    """Task headers of the role's steps after preflight that started."""
+    return [line for line in output.splitlines()
+            if line.startswith(f"TASK [commandcenter.infra.{role} : Ensure")]
+
+
+@pytest.mark.parametrize(("role", "role_vars", "expected"), CASES,
+                         ids=[f"{c[0]}-{next(iter(c[1]))}" for c in CASES])
+def test_bad_input_is_refused_before_any_change(tmp_path, role, role_vars, expected):
+    proc = run_role(tmp_path, role, role_vars)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    for text in expected:
+        assert text in out, f"{text!r} not in the failure:\n{out[-3000:]}"
+    assert "changed=0" in out
+    assert not _step_tasks(out, role), f"tasks ran after bad input: {_step_tasks(out, role)}"
+
+
+def test_distro_source_without_known_packages_names_the_variable(tmp_path):
+    """Debian 12 ships only Compose v1: distro source needs an explicit package list."""
+    facts = subprocess.run(["sh", "-c", ". /etc/os-release; echo $ID-$VERSION_ID"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    if facts != "debian-12":
+        pytest.skip(f"needs a Debian 12 control machine, this is {facts}")
+    proc = run_role(tmp_path, "docker_host", {"docker_host_package_source": "distro"})
+    assert proc.returncode != 0
+    assert "docker_host_distro_packages" in proc.stdout
+
+
+def test_good_input_passes_preflight(tmp_path):
+    """The defaults pass argument_specs and preflight (preflight only: nothing else is touched)."""
+    proc = run_role(tmp_path, "docker_host", {}, "--tags", "docker_host_preflight")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "Assert the docker_host variables are sane" in out
+    assert "ok: [localhost]" in out.split("Assert the docker_host variables are sane", 1)[1].split("TASK", 1)[0], \
+        out[-3000:]
