@@ -8,15 +8,10 @@ step runs. No Docker needed.
 """
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
+from conftest import run_role
 
 CASES = [
     ("docker_host", {"docker_host_package_source": "podman"},
@@ -29,20 +24,6 @@ CASES = [
      ["docker_host_insecure_registries", "http://registry:5000"]),
     ("docker_host", {"docker_host_service_environment": {"HTTP PROXY": "x"}}, ["docker_host_service_environment"]),
 ]
-
-
-def run_role(tmp_path: Path, role: str, role_vars: dict, *args: str) -> subprocess.CompletedProcess:
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(json.dumps([{
-        "name": "Preflight probe", "hosts": "all", "gather_facts": True,
-        "roles": [{"role": f"commandcenter.infra.{role}", "vars": role_vars}],
-    }]))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
-           "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", "--check",
-         "-e", f"ansible_python_interpreter={sys.executable}", *args, str(playbook)],
-        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300)
 
 
 def _step_tasks(output: str, role: str) -> list[str]:

@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+"""secret_problems: why each secret of a role is unusable (missing, placeholder, too short)."""
+from __future__ import annotations
+
+import re
+
+from ansible.errors import AnsibleFilterError
+
+# Values that mean "somebody forgot to set this" (compared case-insensitively,
+# after removing separators): changeme, change-me, CHANGE_ME, <password> ...
+_PLACEHOLDERS = {
+    "changeme", "changethis", "changeit", "password", "passwd", "secret", "default", "example", "todo",
+    "fixme", "replaceme", "setme", "admin", "root", "test", "none", "null", "xxx", "123456", "12345678",
+}
+# Checked on the value with separators removed, lower-cased.
+_PLACEHOLDER_WORDS = re.compile(r"changeme|changethis|replaceme|setme|^x+$|^\*+$")
+
+
+def secret_problems(secrets, min_length=12):
+    """Return "name: reason" for each unusable secret of a dict name -> value.
+
+    Reasons: not set (None or empty), a placeholder (changeme, password, <...>,
+    set-me-with-ansible-vault ...), or shorter than min_length characters.
+    Values never appear in the result, only variable names.
+    """
+    if not isinstance(secrets, dict):
+        raise AnsibleFilterError(f"secret_problems expects a dict of name: value, got {type(secrets).__name__}")
+    problems = []
+    for name, value in secrets.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            problems.append(f"{name}: not set (define it in the inventory's vault)")
+            continue
+        text = str(value)
+        squashed = re.sub(r"[\s_.-]", "", text).lower()
+        stripped = text.strip()
+        if squashed in _PLACEHOLDERS or _PLACEHOLDER_WORDS.search(squashed) or (
+                stripped.startswith("<") and stripped.endswith(">")):
+            problems.append(f"{name}: is a placeholder, set a real secret")
+        elif len(text) < int(min_length):
+            problems.append(f"{name}: shorter than {int(min_length)} characters")
+    return problems
+
+
+class FilterModule:
+    """Secret checks for preflight assertions."""
+
+    def filters(self):
+        return {"secret_problems": secret_problems}
