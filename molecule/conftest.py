@@ -61,6 +61,21 @@ def run_playbook(playbook: str | os.PathLike, *args: str, extra_vars: dict | Non
     return PlaybookRun(proc.returncode, output, parse_recap(output))
 
 
+def run_module(module: str, args: dict, timeout: int = 900) -> tuple[int, dict, str]:
+    """Run one module ad hoc on the scenario's host; return (rc, result dict, raw output)."""
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    host = f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+           "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
+    proc = subprocess.run(["ansible", "-i", str(inventory), host, "-m", module, "-a", json.dumps(args)],
+                          capture_output=True, text=True, timeout=timeout, check=False, env=env)
+    try:
+        result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"][host]
+    except (ValueError, KeyError, IndexError):
+        result = {}
+    return proc.returncode, result, proc.stdout + proc.stderr
+
+
 @pytest.fixture(scope="session")
 def converge_playbook() -> Path:
     """The playbook this scenario converges with (CC_CONVERGE_PLAYBOOK, set by the base config)."""

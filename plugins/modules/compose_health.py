@@ -61,6 +61,14 @@ options:
       - Seconds between two checks. Must be greater than 0.
     type: float
     default: 1
+  stable_for:
+    description:
+      - Seconds a running container B(without) healthcheck must have been up (by its C(State.StartedAt)) before it counts as ready.
+      - Without it a crash-looping container caught between two crashes would look ready; with it, it is still starting when it
+        crashes again, and the crash fails the gate. A container that has been up longer (an unchanged service) is ready at once.
+      - V(0) counts a running container as ready at once. Containers with a healthcheck are judged by their health.
+    type: float
+    default: 3
   log_lines:
     description:
       - Number of log lines (C(docker logs --tail)) to report for each service that is not ready. V(0) disables log collection.
@@ -231,6 +239,7 @@ skipped_reason:
   sample: "check mode: compose project 'commandcenter' has no containers yet"
 """
 
+import calendar
 import json
 import os
 import re
@@ -259,6 +268,7 @@ ARGUMENT_SPEC = dict(
     oneshot=dict(type="list", elements="str", default=[]),
     timeout=dict(type="int", default=180),
     interval=dict(type="float", default=1),
+    stable_for=dict(type="float", default=3),
     log_lines=dict(type="int", default=20),
     secrets=dict(type="list", elements="str", default=[], no_log=True),
     docker_cli=dict(type="path", default="docker"),
@@ -341,6 +351,24 @@ def _trim(text, limit=HEALTH_LOG_MAX_CHARS):
     return text
 
 
+_TIMESTAMP = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
+
+
+def parse_timestamp(value):
+    """Seconds since the epoch of a Docker RFC 3339 timestamp (nanoseconds allowed), or None."""
+    match = _TIMESTAMP.match(value or "")
+    if not match or match.group(1) == "0001":  # Docker's zero time: never started
+        return None
+    seconds = float(calendar.timegm(tuple(int(g) for g in match.groups()[:6]) + (0, 0, 0)))
+    if match.group(7):
+        seconds += float("0." + match.group(7))
+    zone = match.group(8)
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return seconds
+
+
 def container_facts(container):
     """The fields the gate uses, from one ``docker inspect`` object."""
     state = container.get("State") or {}
@@ -367,11 +395,16 @@ def container_facts(container):
         "health_log": _trim(last_check.get("Output")) if last_check else None,
         "restarts": int(container.get("RestartCount") or 0),
         "restart_policy": restart_policy,
+        "started_at": parse_timestamp(state.get("StartedAt")),
     }
 
 
-def classify_container(facts, oneshot, baseline_restarts=None):
-    """Return ``(status, reason)`` of one container: READY, STARTING or FAILED."""
+def classify_container(facts, oneshot, baseline_restarts=None, now=None, stable_for=0):
+    """Return ``(status, reason)`` of one container: READY, STARTING or FAILED.
+
+    ``now`` (epoch seconds) and ``stable_for``: a running container without healthcheck is
+    ready only once it has been up ``stable_for`` seconds.
+    """
     state = facts["state"]
     exit_code = facts["exit_code"]
     restarts = facts["restarts"]
@@ -401,6 +434,9 @@ def classify_container(facts, oneshot, baseline_restarts=None):
         return FAILED, "unhealthy (failing streak %s)" % facts["failing_streak"]
     if state == "running":
         if facts["health"] == NO_HEALTHCHECK:
+            up = None if (now is None or facts.get("started_at") is None) else now - facts["started_at"]
+            if stable_for and up is not None and up < stable_for:
+                return STARTING, "running for %.1f s, stable after %g s (no healthcheck)" % (max(up, 0.0), stable_for)
             return READY, "running (no healthcheck)"
         if facts["health"] == "healthy":
             return READY, "healthy"
@@ -442,7 +478,8 @@ def is_oneoff(container):
     return str(labels.get(LABEL_ONEOFF, "")).lower() == "true"
 
 
-def evaluate(containers, services=None, oneshot=(), baseline_restarts=None, allow_missing=False):
+def evaluate(containers, services=None, oneshot=(), baseline_restarts=None, allow_missing=False, now=None,
+             stable_for=0):
     """Check the inspected containers of a project.
 
     :param containers: ``docker inspect`` objects of the project's containers.
@@ -451,6 +488,7 @@ def evaluate(containers, services=None, oneshot=(), baseline_restarts=None, allo
     :param baseline_restarts: container id -> RestartCount seen at the first check;
         a higher count now means a crash loop. Missing ids count as no restart.
     :param allow_missing: report a service without containers as ABSENT instead of FAILED (check mode).
+    :param now: wall-clock epoch seconds, with ``stable_for``: see :func:`classify_container`.
     :returns: an :class:`Evaluation`; it unpacks as ``(ready, failures, pending)``.
     """
     oneshot = list(oneshot or ())
@@ -484,7 +522,7 @@ def evaluate(containers, services=None, oneshot=(), baseline_restarts=None, allo
                 failures[service] = reason
             continue
         classified = [
-            (facts,) + classify_container(facts, is_oneshot, baseline_restarts.get(facts["id"]))
+            (facts,) + classify_container(facts, is_oneshot, baseline_restarts.get(facts["id"]), now, stable_for)
             for facts in members
         ]
         chosen = (
@@ -533,7 +571,8 @@ class WaitResult:
 
 
 def wait_for_services(
-    cli, project, services=None, oneshot=(), timeout=180, interval=1.0, allow_missing=False, clock=None, sleep=None
+    cli, project, services=None, oneshot=(), timeout=180, interval=1.0, allow_missing=False, clock=None, sleep=None,
+    stable_for=0, wall_clock=None,
 ):
     """Poll until the services are ready, one of them fails, or ``timeout`` seconds have passed.
 
@@ -543,6 +582,7 @@ def wait_for_services(
     """
     clock = clock or time.monotonic
     sleep = sleep or time.sleep
+    wall_clock = wall_clock or time.time
     start = clock()
     baseline = {}
     polls = 0
@@ -554,7 +594,8 @@ def wait_for_services(
             return WaitResult("no_containers", None, elapsed, polls)
         for container in containers:
             baseline.setdefault(container.get("Id"), int(container.get("RestartCount") or 0))
-        evaluation = evaluate(containers, services, oneshot, baseline, allow_missing=allow_missing)
+        evaluation = evaluate(containers, services, oneshot, baseline, allow_missing=allow_missing, now=wall_clock(),
+                              stable_for=stable_for)
         if evaluation.failures:
             return WaitResult("failed", evaluation, elapsed, polls)
         if evaluation.ready:
@@ -658,7 +699,7 @@ def _resolve_cli(module, docker_cli):
     return module.get_bin_path(docker_cli, required=True)
 
 
-def run_module(module, clock=None, sleep=None):
+def run_module(module, clock=None, sleep=None, wall_clock=None):
     """Everything main() does, with an injectable clock for tests."""
     params = module.params
     secrets = [s for s in (params["secrets"] or []) if s]
@@ -666,6 +707,8 @@ def run_module(module, clock=None, sleep=None):
         module.fail_json(msg="timeout must be 0 or greater, got %s" % params["timeout"])
     if params["interval"] <= 0:
         module.fail_json(msg="interval must be greater than 0, got %s" % params["interval"])
+    if params["stable_for"] < 0:
+        module.fail_json(msg="stable_for must be 0 or greater, got %s" % params["stable_for"])
     if params["log_lines"] < 0:
         module.fail_json(msg="log_lines must be 0 or greater, got %s" % params["log_lines"])
 
@@ -682,6 +725,8 @@ def run_module(module, clock=None, sleep=None):
             allow_missing=module.check_mode,
             clock=clock,
             sleep=sleep,
+            stable_for=params["stable_for"],
+            wall_clock=wall_clock,
         )
     except DockerError as exc:
         module.fail_json(msg=redact(str(exc), secrets=secrets))
