@@ -75,6 +75,10 @@ class FakeClock:
     def monotonic(self):
         return self.now
 
+    def time(self):
+        """Wall clock: 2026-01-12T10:00:00Z at the start, an hour after the fixtures' containers started."""
+        return 1768212000.0 + (self.now - 1000.0)
+
     def sleep(self, seconds):
         self.sleeps.append(seconds)
         self.now += seconds
@@ -261,7 +265,7 @@ def run_wait(fixture_name, **kwargs):
     clock = FakeClock()
     kwargs.setdefault("timeout", 180)
     kwargs.setdefault("interval", 1.0)
-    result = wait_for_services(cli, PROJECT, clock=clock.monotonic, sleep=clock.sleep, **kwargs)
+    result = wait_for_services(cli, PROJECT, clock=clock.monotonic, sleep=clock.sleep, wall_clock=clock.time, **kwargs)
     return result, cli, clock
 
 
@@ -513,7 +517,7 @@ def run_main(args, fixture, expect=ExitJson, ps_rc=0, clock=None):
         mock.patch.object(basic.AnsibleModule, "run_command", fake_run_command(fixture, calls, ps_rc=ps_rc)),
     ]
     if clock is not None:
-        fake_time = types.SimpleNamespace(monotonic=clock.monotonic, sleep=clock.sleep)
+        fake_time = types.SimpleNamespace(monotonic=clock.monotonic, sleep=clock.sleep, time=clock.time)
         patches.append(mock.patch.object(compose_health, "time", fake_time))
     with contextlib.ExitStack() as stack:
         for patch in patches:
@@ -634,3 +638,64 @@ def test_argument_spec_matches_documentation():
     assert set(doc["attributes"]) == {"check_mode", "diff_mode", "idempotent"}
     yaml.safe_load(compose_health.EXAMPLES)
     yaml.safe_load(compose_health.RETURN)
+
+
+# --- stable_for: a running container without healthcheck must stay up a while -------------------
+
+
+def _running_no_healthcheck(started_at, restarts=0, state="running"):
+    return {
+        "Id": "c0ffee",
+        "Name": "/cc-gate-worker-1",
+        "RestartCount": restarts,
+        "State": {"Status": state, "Running": state == "running", "Restarting": state == "restarting",
+                  "OOMKilled": False, "ExitCode": 0 if state == "running" else 2, "StartedAt": started_at},
+        "Config": {"Labels": {"com.docker.compose.project": PROJECT, "com.docker.compose.service": "worker",
+                              "com.docker.compose.container-number": "1"}},
+        "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}},
+    }
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026-01-12T10:00:00Z", 1768212000.0),
+    ("2026-01-12T10:00:00.5Z", 1768212000.5),
+    ("2026-01-12T09:14:03.512339113Z", 1768209243.512339113),
+    ("2026-01-12T11:00:00+01:00", 1768212000.0),
+    ("0001-01-01T00:00:00Z", None),
+    ("", None),
+    ("yesterday", None),
+])
+def test_parse_timestamp(value, expected):
+    parsed = compose_health.parse_timestamp(value)
+    assert parsed == pytest.approx(expected) if expected is not None else parsed is None
+
+
+def test_freshly_started_container_without_healthcheck_is_not_ready_yet():
+    now = 1768212000.0
+    fresh = _running_no_healthcheck("2026-01-12T09:59:59Z")
+    status, reason = compose_health.classify_container(compose_health.container_facts(fresh), False, None, now, 3)
+    assert status == compose_health.STARTING and "stable after 3 s" in reason
+    settled = _running_no_healthcheck("2026-01-12T09:59:50Z")
+    status, _ = compose_health.classify_container(compose_health.container_facts(settled), False, None, now, 3)
+    assert status == compose_health.READY
+    status, _ = compose_health.classify_container(compose_health.container_facts(fresh), False, None, now, 0)
+    assert status == compose_health.READY
+
+
+def test_crash_loop_caught_between_crashes_still_fails():
+    """First poll sees the container up for 0.2 s; it crashes before it is stable; the restart fails the gate."""
+    clock = FakeClock()
+    polls = [[_running_no_healthcheck("2026-01-12T09:59:59.8Z", restarts=4)],
+             [_running_no_healthcheck("2026-01-12T10:00:00.9Z", restarts=5)]]
+
+    class Cli:
+        def container_ids(self, project):
+            return ["c0ffee"]
+
+        def inspect(self, ids):
+            return polls.pop(0)
+
+    result = compose_health.wait_for_services(Cli(), PROJECT, timeout=300, clock=clock.monotonic, sleep=clock.sleep,
+                                              wall_clock=clock.time, stable_for=3)
+    assert result.status == "failed" and result.polls == 2 and result.elapsed == 1.0
+    assert "crash loop" in result.evaluation.failures["worker"]
