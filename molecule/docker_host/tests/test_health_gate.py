@@ -51,8 +51,12 @@ def project(host):
     host.run("docker compose -p cc-gate -f /tmp/cc-gate/compose.yml down -t 1")
 
 
-def gate(services, oneshot=(), timeout=300):
+def gate(services, oneshot=(), timeout=300, fresh=None):
+    """Run the gate; with fresh=host, first recreate the services so the gate sees them start."""
     started = time.monotonic()
+    if fresh is not None:
+        sh(fresh, "docker compose -p cc-gate -f /tmp/cc-gate/compose.yml up -d --force-recreate "
+           + " ".join(services) + " 2>&1")
     rc, result, raw = run_module("commandcenter.infra.compose_health", {
         "project": "cc-gate", "services": services, "oneshot": list(oneshot), "timeout": timeout,
         "interval": 1, "log_lines": 5, "secrets": [SECRET]})
@@ -72,9 +76,9 @@ def report(capsys, text):
         print(text)
 
 
-def test_crash_loop_fails_fast_with_diagnostics(project, capsys):
-    rc, result, raw, seconds = gate(["crasher"])
-    report(capsys, f"\n[health gate] crash loop failed the gate in {seconds:.1f} s (timeout 300 s):\n"
+def test_crash_loop_fails_fast_with_diagnostics(host, project, capsys):
+    rc, result, raw, seconds = gate(["crasher"], fresh=host)
+    report(capsys, f"\n[health gate] crash loop: recreated and failed the gate in {seconds:.1f} s (timeout 300 s):\n"
                    f"{result.get('msg', raw)[-2000:]}")
     assert rc != 0 and result.get("failed"), raw[-3000:]
     assert seconds < 30, f"crash loop took {seconds:.1f} s to fail"
@@ -84,9 +88,9 @@ def test_crash_loop_fails_fast_with_diagnostics(project, capsys):
     assert SECRET not in raw and "app:********@db" in raw
 
 
-def test_unhealthy_fails_fast_with_health_output(project, capsys):
-    rc, result, raw, seconds = gate(["sicko"])
-    report(capsys, f"\n[health gate] unhealthy service failed the gate in {seconds:.1f} s (timeout 300 s):\n"
+def test_unhealthy_fails_fast_with_health_output(host, project, capsys):
+    rc, result, raw, seconds = gate(["sicko"], fresh=host)
+    report(capsys, f"\n[health gate] unhealthy: recreated and failed the gate in {seconds:.1f} s (timeout 300 s):\n"
                    f"{result.get('msg', raw)[-2000:]}")
     assert rc != 0, raw[-3000:]
     assert seconds < 30, f"unhealthy took {seconds:.1f} s to fail"
