@@ -9,7 +9,7 @@ BIN        := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Scenarios `make test` runs, in order. One scenario: make molecule SCENARIO=docker_host
-SCENARIOS  ?= docker_host default
+SCENARIOS  ?= docker_host postgres_pgvector redis nats default
 SCENARIO   ?= docker_host
 
 .PHONY: help setup host images lint unit render molecule test test-fast demo demo-down bench build clean
@@ -38,13 +38,13 @@ lint: setup ## yamllint and ansible-lint (profile production)
 unit: setup ## pytest for plugins and role metadata (no Docker)
 	pytest -q tests/unit
 
-render: setup ## Templates rendered and checked by their own programs
-	@if [ -d tests/render ]; then pytest -q tests/render; else echo "render: no render tests yet"; fi
+render: setup images ## Templates rendered and checked by their own programs (run from the offline images)
+	pytest -q tests/render
 
 molecule: setup images ## One Molecule scenario: make molecule SCENARIO=name
 	molecule test -s $(SCENARIO)
 
-test-fast: lint unit render ## Lint, unit and render tests (no Molecule)
+test-fast: lint unit render ## Lint, unit and render tests (no Molecule; render needs the images)
 
 test: test-fast images ## Everything: lint, unit, render, image set, every Molecule scenario
 	pytest -q tests/images

@@ -1,0 +1,266 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+"""nats: JetStream works for the app user, nobody else gets in, data survives, config changes recreate.
+
+Clients run in throwaway containers of the service's own image on the nested
+engine (`nats-probe`, images/nats), on the commandcenter network. Passwords reach
+the probe on stdin, never on its command line.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import time
+import uuid
+
+import pytest
+from conftest import docker_json, sh
+
+PROJECT = "cc-nats"
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def hostvars(host):
+    return host.ansible.get_variables()
+
+
+def container(host) -> dict:
+    ids = sh(host, f"docker ps -aq --filter label=com.docker.compose.project={PROJECT} "
+                   "--filter label=com.docker.compose.service=nats").split()
+    assert len(ids) == 1, f"expected one nats container, got {ids}"
+    return docker_json(host, "inspect", ids[0])
+
+
+@pytest.fixture()
+def nats(host) -> dict:
+    return container(host)
+
+
+def run_probe(host, image: str, *args: str, user: str | None = None, password: str | None = None,
+              server: str = "nats://nats:4222", network: str = "commandcenter") -> tuple[int, dict]:
+    """nats-probe in a throwaway container; returns (exit code, its JSON document)."""
+    cmd = f"docker run --rm -i --network {network} {image} nats-probe -s {server} -timeout 5s"
+    if user is not None:
+        cmd += f" -user {shlex.quote(user)} -password-file -"
+    cmd += " " + " ".join(shlex.quote(a) for a in args)
+    result = host.run(f"printf '%s\\n' {shlex.quote(password or '')} | {cmd}")
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"nats-probe printed nothing (rc {result.rc}): {result.stderr}"
+    return result.rc, json.loads(lines[-1])
+
+
+@pytest.fixture()
+def probe(host, nats, hostvars):
+    """Probe as a given user; `app`/`monitor` use the scenario's credentials."""
+    image = nats["Config"]["Image"]
+    users = {"app": ("commandcenter", hostvars["nats_app_password"]),
+             "monitor": ("monitor", hostvars["nats_monitor_password"])}
+
+    def _probe(*args, as_user: str | None = "app", **kwargs):
+        user, password = users.get(as_user, (None, None)) if as_user else (None, None)
+        return run_probe(host, image, *args, user=kwargs.pop("user", user),
+                         password=kwargs.pop("password", password), **kwargs)
+    return _probe
+
+
+def wait_healthy(host, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        info = container(host)
+        health = info["State"].get("Health", {}).get("Status")
+        if health == "healthy":
+            return info
+        assert time.monotonic() < deadline, f"nats not healthy after {timeout}s: {info['State']}"
+        time.sleep(1)
+
+
+def http_get(host, image: str, path: str) -> str:
+    """GET from the monitoring port, from another container on the commandcenter network."""
+    return sh(host, f"docker run --rm --network commandcenter {image} wget -q -O - %s", f"http://nats:8222{path}")
+
+
+# --- the container as deployed ---------------------------------------------------------------
+
+def test_nats_is_healthy_and_hardened(nats):
+    assert nats["State"]["Health"]["Status"] == "healthy"
+    config, hostconfig = nats["Config"], nats["HostConfig"]
+    assert config["User"] == "1000:1000"
+    assert hostconfig["ReadonlyRootfs"] is True
+    assert hostconfig["CapDrop"] == ["ALL"] and not hostconfig["CapAdd"]
+    assert "no-new-privileges:true" in hostconfig["SecurityOpt"]
+    assert hostconfig["Memory"] == 512 * MB and hostconfig["NanoCpus"] == 1_000_000_000
+    assert hostconfig["RestartPolicy"]["Name"] == "unless-stopped"
+    assert hostconfig["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+    assert f"GOMEMLIMIT={int(512 * MB * 0.9)}" in config["Env"]
+    assert set(nats["NetworkSettings"]["Networks"]) == {"commandcenter"}
+    assert "js-enabled-only=true" in " ".join(config["Healthcheck"]["Test"])
+
+
+def files_hash(host) -> str:
+    """sha256 of exactly the files nats reads: its config, then its accounts file."""
+    content = "".join(host.file(path).content_string for path in (
+        "/opt/commandcenter/nats/config/nats-server.conf", "/opt/commandcenter/nats/secrets/auth.conf"))
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def test_config_hash_label_is_the_hash_of_the_files_nats_reads(host, nats):
+    assert nats["Config"]["Labels"]["com.commandcenter.config-hash"] == files_hash(host)
+
+
+def test_accounts_file_holds_bcrypt_hashes_only(host, hostvars):
+    auth = host.file("/opt/commandcenter/nats/secrets/auth.conf")
+    assert (auth.uid, auth.gid, auth.mode) == (1000, 1000, 0o400)
+    content = auth.content_string
+    assert content.count('password: "$2b$11$') == 2
+    assert hostvars["nats_app_password"] not in content and hostvars["nats_monitor_password"] not in content
+    config = host.file("/opt/commandcenter/nats/config/nats-server.conf").content_string
+    settings = [line.strip() for line in config.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert not [line for line in settings if line.startswith("no_auth_user")], settings
+    assert "include ./auth.conf" in settings
+
+
+def test_jetstream_volume_belongs_to_nats(host):
+    mountpoint = sh(host, "docker volume inspect cc-nats-data --format '{{.Mountpoint}}'")
+    volume = host.file(mountpoint)
+    assert (volume.uid, volume.gid) == (1000, 1000)
+    assert host.file(f"{mountpoint}/jetstream").is_directory
+
+
+# --- who gets in ---------------------------------------------------------------------------------
+
+def test_anonymous_client_is_refused(probe):
+    rc, out = probe("connect", as_user=None)
+    assert rc == 2 and "authorization violation" in out["error"].lower(), out
+
+
+def test_wrong_password_is_refused(probe):
+    rc, out = probe("connect", password="not-the-password-at-all")
+    assert rc == 2 and "authorization violation" in out["error"].lower(), out
+
+
+def test_unknown_user_is_refused(probe, hostvars):
+    rc, out = probe("connect", user="intruder", password=hostvars["nats_app_password"])
+    assert rc == 2 and "authorization violation" in out["error"].lower(), out
+
+
+def test_app_user_connects_with_jetstream(probe):
+    rc, out = probe("connect")
+    assert rc == 0, out
+    assert out["auth_required"] is True and out["jetstream"] is True
+    assert out["server_name"] == "cc-nats" and out["max_payload"] == 1 * MB
+
+
+def test_monitor_user_reaches_the_system_account_and_the_app_user_does_not(probe):
+    rc, out = probe("request", "$SYS.REQ.SERVER.PING", as_user="monitor")
+    assert rc == 0, out
+    assert out["reply"]["server"]["name"] == "cc-nats" and out["reply"]["server"]["jetstream"] is True
+    rc, out = probe("request", "$SYS.REQ.SERVER.PING")
+    assert rc == 1 and "no responders" in out["error"].lower(), out
+
+
+# --- JetStream -------------------------------------------------------------------------------------
+
+def test_app_user_creates_a_stream_publishes_and_consumes_with_ack(probe):
+    stream, subject = f"T{uuid.uuid4().hex[:8].upper()}", f"probe.{uuid.uuid4().hex[:8]}"
+    rc, out = probe("stream-add", stream, f"{subject}.>")
+    assert rc == 0 and out["storage"] == "File", out
+    rc, ack = probe("publish", f"{subject}.created", "order-42")
+    assert rc == 0 and ack["stream"] == stream and ack["seq"] == 1, ack
+    rc, out = probe("consume", stream, f"{subject}.>", "-durable", "worker", "-count", "5", "-timeout", "2s")
+    assert rc == 0, out
+    assert [(m["data"], m["seq"], m["acked"]) for m in out["messages"]] == [("order-42", 1, True)]
+    rc, info = probe("consumer-info", stream, "worker")
+    assert rc == 0 and info["num_ack_pending"] == 0 and info["ack_floor"] == 1, info
+    # Acked: the durable consumer gets nothing again.
+    rc, out = probe("consume", stream, f"{subject}.>", "-durable", "worker", "-timeout", "1s")
+    assert rc == 0 and out["messages"] == [], out
+
+
+def test_healthz_and_limits_answer_on_the_network(host, nats):
+    image = nats["Config"]["Image"]
+    assert json.loads(http_get(host, image, "/healthz?js-enabled-only=true")) == {"status": "ok"}
+    varz = json.loads(http_get(host, image, "/varz"))
+    assert varz["max_payload"] == 1 * MB and varz["max_connections"] == 1024
+    assert varz["jetstream"]["config"]["max_memory"] == 64 * MB
+    assert varz["jetstream"]["config"]["max_storage"] == 512 * MB
+    assert varz["jetstream"]["config"]["store_dir"] == "/data/jetstream"
+
+
+def test_nothing_listens_on_the_host(host, nats, probe):
+    assert not nats["HostConfig"]["PortBindings"]
+    assert not any(nats["NetworkSettings"]["Ports"].values()), nats["NetworkSettings"]["Ports"]
+    listening = sh(host, "ss -Htln")
+    assert not [line for line in listening.splitlines() if line.split()[3].endswith((":4222", ":8222"))], listening
+    # From the host's own network namespace, the client port is closed.
+    rc, out = probe("connect", server="nats://127.0.0.1:4222", network="host")
+    assert rc == 2 and "authorization" not in out["error"].lower(), out
+
+
+def test_message_survives_a_server_restart(host, probe, nats):
+    stream, subject = f"R{uuid.uuid4().hex[:8].upper()}", f"restart.{uuid.uuid4().hex[:8]}"
+    assert probe("stream-add", stream, f"{subject}.>")[0] == 0
+    assert probe("publish", f"{subject}.kept", "before-restart")[0] == 0
+    sh(host, f"docker restart {nats['Id']}")
+    after = wait_healthy(host)
+    assert after["Id"] == nats["Id"] and after["RestartCount"] == nats["RestartCount"]
+    rc, out = probe("consume", stream, f"{subject}.>", "-durable", "after", "-timeout", "2s")
+    assert rc == 0 and [m["data"] for m in out["messages"]] == ["before-restart"], out
+
+
+# --- converges: config change recreates, nothing else does --------------------------------------
+# Four converges in all: 2MB, 2MB again, publish on (back to 1MB), back. They skip the
+# docker_host role's tasks (nothing here concerns the engine), which halves their time.
+LABEL = "com.commandcenter.config-hash"
+
+
+@pytest.fixture()
+def converge_nats(converge):
+    def _run(extra_vars: dict | None = None):
+        return converge("--skip-tags", "docker_host", extra_vars=extra_vars)
+    return _run
+
+
+def test_config_change_recreates_nats_and_keeps_its_data(host, converge_nats, probe, nats):
+    stream, subject = f"C{uuid.uuid4().hex[:8].upper()}", f"recreate.{uuid.uuid4().hex[:8]}"
+    assert probe("stream-add", stream, f"{subject}.>")[0] == 0
+    assert probe("publish", f"{subject}.kept", "before-recreate")[0] == 0
+
+    run = converge_nats(extra_vars={"nats_max_payload": "2MB"})
+    assert run.returncode == 0, run.output[-4000:]
+    changed = container(host)
+    assert changed["Id"] != nats["Id"], "a max_payload change must recreate nats"
+    assert changed["Config"]["Labels"][LABEL] != nats["Config"]["Labels"][LABEL]
+    assert changed["Config"]["Labels"][LABEL] == files_hash(host)
+    assert changed["State"]["Health"]["Status"] == "healthy"
+    rc, out = probe("connect")
+    assert rc == 0 and out["max_payload"] == 2 * MB, out
+    rc, out = probe("consume", stream, f"{subject}.>", "-durable", "after", "-timeout", "2s")
+    assert rc == 0 and [m["data"] for m in out["messages"]] == ["before-recreate"], out
+
+    # The same variables again: nothing changes, nothing is recreated.
+    run = converge_nats(extra_vars={"nats_max_payload": "2MB"})
+    assert run.returncode == 0 and run.changed == 0, run.output[-4000:]
+    assert container(host)["Id"] == changed["Id"], "a converge without changes must not recreate nats"
+
+
+def test_opt_in_publish_binds_loopback_only(host, converge_nats, probe, nats):
+    """Also brings max_payload back to the scenario's value; the last converge restores the rest."""
+    run = converge_nats(extra_vars={"nats_publish_port": True})
+    assert run.returncode == 0, run.output[-4000:]
+    try:
+        published = container(host)
+        assert published["Id"] != nats["Id"]
+        assert published["HostConfig"]["PortBindings"] == {"4222/tcp": [{"HostIp": "127.0.0.1", "HostPort": "4222"}]}
+        # Reachable from the host's loopback, and still password-protected there.
+        rc, out = probe("connect", server="nats://127.0.0.1:4222", network="host", as_user=None)
+        assert rc == 2 and "authorization violation" in out["error"].lower(), out
+        rc, out = probe("connect", server="nats://127.0.0.1:4222", network="host")
+        assert rc == 0 and out["jetstream"] is True and out["max_payload"] == 1 * MB, out
+    finally:
+        run = converge_nats()
+    assert run.returncode == 0, run.output[-4000:]
+    restored = container(host)
+    assert not restored["HostConfig"]["PortBindings"]
+    assert restored["State"]["Health"]["Status"] == "healthy"

@@ -1,0 +1,290 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+"""postgres_pgvector: the database WORKS as deployed, not merely runs.
+
+Clients are containers on the nested engine's shared networks, from the same image
+the role deployed (psql) or the exporter's image (busybox wget), as an application
+or Prometheus would reach them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import docker_json, sh
+
+PROJECT = "cc-postgres"
+STACK_DIR = "/opt/commandcenter/postgres"
+POSTGRES = f"{PROJECT}-postgres-1"
+EXPORTER = f"{PROJECT}-postgres-exporter-1"
+TABLE = "cc_probe_items"
+# Re-converges apply this role alone: docker_host is converged already (and proven elsewhere).
+ONLY_THIS_ROLE = {"cc_molecule_roles": ["postgres_pgvector"]}
+
+
+@lru_cache(maxsize=1)
+def hostvars() -> dict:
+    """The role's defaults overlaid with the scenario host's variables (local group_vars + host_vars)."""
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    proc = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host",
+                           f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"],
+                          capture_output=True, text=True, check=True)
+    defaults = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "roles/postgres_pgvector/defaults/main.yml"
+    return {**yaml.safe_load(defaults.read_text()), **json.loads(proc.stdout)}
+
+
+def var(name: str):
+    return hostvars()[name]
+
+
+def image(host, container: str) -> str:
+    return docker_json(host, "inspect", container)["Config"]["Image"]
+
+
+def container_id(host, container: str) -> str:
+    return sh(host, f"docker inspect --format '{{{{.Id}}}}' {container}")
+
+
+def psql(host, sql: str, *, user: str | None = None, password: str | None = None, db: str | None = None):
+    """psql from another container on the commandcenter network, over TCP, as a client application."""
+    user = user or var("postgres_pgvector_app_user")
+    password = var("postgres_pgvector_app_password") if password is None else password
+    db = db or var("postgres_pgvector_app_db")
+    return host.run(
+        f"printf '%s' {shlex.quote(sql)} | docker run --rm -i --network commandcenter -e PGPASSWORD={shlex.quote(password)}"
+        f" --entrypoint psql {image(host, POSTGRES)} -X -q -At -v ON_ERROR_STOP=1 -h postgres -U {user} -d {db}")
+
+
+def superuser_sql(host, sql: str, db: str = "postgres") -> str:
+    """psql as the superuser inside the postgres container (unix socket, peer authentication)."""
+    return sh(host, f"printf '%s' {shlex.quote(sql)} | docker exec -i {POSTGRES} psql -X -q -At -v ON_ERROR_STOP=1"
+                    f" -U postgres -d {db}")
+
+
+def wait_healthy(host, container: str, timeout: int = 120) -> None:
+    deadline = time.monotonic() + timeout
+    status = ""
+    while time.monotonic() < deadline:
+        status = host.run(f"docker inspect --format '{{{{.State.Health.Status}}}}' {container}").stdout.strip()
+        if status == "healthy":
+            return
+        time.sleep(1)
+    raise AssertionError(f"{container} not healthy after {timeout} s: {status}")
+
+
+def count_rows(host) -> int:
+    result = psql(host, f"SELECT count(*) FROM {TABLE};")
+    assert result.rc == 0, result.stderr
+    return int(result.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def items(host):
+    """A table with a vector(3) column and an HNSW index, created by the application role over the network."""
+    result = psql(host, f"""
+        DROP TABLE IF EXISTS {TABLE};
+        CREATE TABLE {TABLE} (id int PRIMARY KEY, name text NOT NULL, embedding vector(3) NOT NULL);
+        INSERT INTO {TABLE} VALUES (1, 'north', '[0,1,0]'), (2, 'east', '[1,0,0]'), (3, 'up', '[0,0,1]'),
+                                   (4, 'north-east', '[0.7,0.7,0]');
+        CREATE INDEX {TABLE}_embedding_idx ON {TABLE} USING hnsw (embedding vector_l2_ops);
+        SELECT count(*) FROM {TABLE};
+    """)
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "4"
+    return TABLE
+
+
+# --- the stack as deployed ------------------------------------------------------------
+
+def test_containers_are_healthy_and_hardened(host):
+    for name, user, networks in ((POSTGRES, "999:999", {"commandcenter"}),
+                                 (EXPORTER, "65534:65534", {"commandcenter", "monitoring"})):
+        info = docker_json(host, "inspect", name)
+        assert info["State"]["Health"]["Status"] == "healthy", name
+        assert info["Config"]["User"] == user, name
+        hc = info["HostConfig"]
+        assert hc["ReadonlyRootfs"] is True, name
+        assert hc["CapDrop"] == ["ALL"] and not hc["CapAdd"], name
+        assert "no-new-privileges:true" in hc["SecurityOpt"], name
+        assert hc["Memory"] > 0 and hc["NanoCpus"] > 0, name
+        assert hc["LogConfig"]["Type"] == "json-file" and hc["LogConfig"]["Config"]["max-size"] == "10m", name
+        assert hc["RestartPolicy"]["Name"] == "unless-stopped", name
+        assert set(info["NetworkSettings"]["Networks"]) == networks, name
+        assert not hc["PortBindings"], f"{name} publishes {hc['PortBindings']}"
+        assert info["Config"]["Labels"]["com.commandcenter.config-hash"], name
+    assert docker_json(host, "inspect", POSTGRES)["HostConfig"]["Memory"] == 1024 ** 3
+    mounts = {m["Destination"]: m for m in docker_json(host, "inspect", POSTGRES)["Mounts"]}
+    assert mounts["/var/lib/postgresql/data"]["Type"] == "volume"
+    assert mounts["/var/lib/postgresql/data"]["Name"] == "cc-postgres-data"
+
+
+def test_secret_files_belong_to_their_readers(host):
+    superuser = host.file(f"{STACK_DIR}/secrets/superuser_password")
+    monitor = host.file(f"{STACK_DIR}/secrets/monitor_password")
+    assert (superuser.uid, superuser.mode) == (999, 0o400)
+    assert (monitor.uid, monitor.mode) == (65534, 0o400)
+    assert not host.file(f"{STACK_DIR}/secrets/app_password").exists, "no container reads the app password"
+    assert host.file(f"{STACK_DIR}/secrets").mode == 0o700
+
+
+# --- vectors ----------------------------------------------------------------------------
+
+def test_nearest_neighbour_query_uses_the_hnsw_index(host, items):
+    result = psql(host, f"""
+        SET enable_seqscan = off;
+        SELECT name FROM {items} ORDER BY embedding <-> '[0.9,0.8,0.1]' LIMIT 1;
+        SELECT name FROM {items} ORDER BY embedding <-> '[0.1,0.1,0.9]' LIMIT 1;
+        EXPLAIN (COSTS OFF) SELECT name FROM {items} ORDER BY embedding <-> '[1,1,1]' LIMIT 1;
+    """)
+    assert result.rc == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["north-east", "up"], result.stdout
+    assert any(f"Index Scan using {items}_embedding_idx" in line for line in lines), result.stdout
+
+
+def test_vector_extension_is_the_image_version(host):
+    installed, available = superuser_sql(host, """
+        SELECT extversion FROM pg_extension WHERE extname = 'vector';
+        SELECT default_version FROM pg_available_extensions WHERE name = 'vector';
+    """, db=var("postgres_pgvector_app_db")).splitlines()
+    assert installed == available == "0.8.0"
+
+
+def test_pgvector_setting_from_the_inventory_is_active(host):
+    result = psql(host, "SHOW hnsw.ef_search; SHOW log_min_duration_statement;")
+    assert result.rc == 0, result.stderr
+    assert result.stdout.split() == ["100", "2s"]
+
+
+# --- authentication and roles -------------------------------------------------------------
+
+def test_wrong_password_is_refused(host):
+    result = psql(host, "SELECT 1;", password="not-the-password-at-all")
+    assert result.rc != 0
+    assert "password authentication failed" in result.stderr, result.stderr
+
+
+def test_tcp_clients_need_scram_never_trust(host):
+    rules = superuser_sql(host, """
+        SELECT type || ' ' || auth_method FROM pg_hba_file_rules WHERE error IS NULL ORDER BY rule_number;
+        SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL;
+    """).splitlines()
+    host_rules = [r for r in rules[:-1] if r.startswith("host")]
+    assert host_rules and all(r.endswith(" scram-sha-256") for r in host_rules), rules
+    assert rules[-1] == "0"
+    assert superuser_sql(host, "SHOW password_encryption;") == "scram-sha-256"
+    verifiers = superuser_sql(host, "SELECT rolpassword FROM pg_authid WHERE rolcanlogin ORDER BY rolname;")
+    assert verifiers and all(v.startswith("SCRAM-SHA-256$") for v in verifiers.splitlines())
+
+
+def test_app_role_owns_its_database_but_is_not_superuser(host):
+    user, db = var("postgres_pgvector_app_user"), var("postgres_pgvector_app_db")
+    attributes = superuser_sql(host, f"""
+        SELECT rolsuper, rolcreaterole, rolcreatedb, rolcanlogin FROM pg_roles WHERE rolname = '{user}';
+        SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{db}';
+    """).splitlines()
+    assert attributes == ["f|f|f|t", user]
+    for statement, refusal in (("CREATE DATABASE cc_probe_forbidden;", "permission denied to create database"),
+                               ("CREATE ROLE cc_probe_forbidden;", "permission denied to create role"),
+                               ("ALTER SYSTEM SET work_mem = '1GB';", "permission denied")):
+        result = psql(host, statement)
+        assert result.rc != 0 and refusal in result.stderr, (statement, result.stderr)
+
+
+def test_monitor_role_is_pg_monitor_only(host):
+    user = var("postgres_pgvector_monitor_user")
+    assert superuser_sql(host, f"""
+        SELECT rolsuper, pg_has_role('{user}', 'pg_monitor', 'MEMBER') FROM pg_roles WHERE rolname = '{user}';
+    """) == "f|t"
+
+
+# --- network exposure ---------------------------------------------------------------------
+
+def test_nothing_listens_on_the_host_port(host):
+    listeners = sh(host, "ss -Hltn")
+    assert not [line for line in listeners.splitlines() if line.split()[3].endswith(":5432")], listeners
+    assert host.run("ss -Hltn 'sport = :5432'").stdout.strip() == ""
+
+
+# --- exporter -------------------------------------------------------------------------------
+
+def test_exporter_reports_the_database_up(host):
+    exporter_image = image(host, EXPORTER)
+    metrics = ""
+    for _ in range(20):
+        metrics = host.run(f"docker run --rm --network monitoring --entrypoint wget {exporter_image}"
+                           " -qO- http://postgres-exporter:9187/metrics").stdout
+        if "\npg_up 1" in metrics:
+            break
+        time.sleep(1)
+    assert "\npg_up 1" in metrics, metrics[-2000:]
+    # pg_monitor lets it read the statistics views, e.g. per-database backends.
+    db = var("postgres_pgvector_app_db")
+    assert [line for line in metrics.splitlines()
+            if line.startswith("pg_stat_database_numbackends{") and f'datname="{db}"' in line], metrics[-2000:]
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+def test_data_survives_a_forced_recreate(host, items):
+    before = container_id(host, POSTGRES)
+    rows = count_rows(host)
+    sh(host, f"docker compose --project-directory {STACK_DIR} -p {PROJECT} up -d --no-deps --force-recreate postgres")
+    assert container_id(host, POSTGRES) != before
+    wait_healthy(host, POSTGRES)
+    assert count_rows(host) == rows == 4
+
+
+def test_config_change_recreates_postgres_but_not_the_exporter(host, converge, items):
+    postgres_before, exporter_before = container_id(host, POSTGRES), container_id(host, EXPORTER)
+    run = converge(extra_vars={**ONLY_THIS_ROLE, "postgres_pgvector_work_mem": "24MB"})
+    assert run.returncode == 0, run.output[-4000:]
+    assert container_id(host, POSTGRES) != postgres_before, "postgres kept its container after a config change"
+    assert container_id(host, EXPORTER) == exporter_before, "the exporter was recreated by a postgres config change"
+    assert psql(host, "SHOW work_mem;").stdout.strip() == "24MB"
+    assert count_rows(host) == 4
+    # The next converge (test_existing_database_...) goes back to the inventory's values.
+
+
+def test_a_config_postgres_refuses_never_lands(host, converge):
+    conf = host.file(f"{STACK_DIR}/config/postgresql.conf").content_string
+    postgres_before = container_id(host, POSTGRES)
+    run = converge(extra_vars={**ONLY_THIS_ROLE, "postgres_pgvector_settings": {"wrok_mem": "8MB"}})
+    assert run.returncode != 0
+    assert 'unrecognized configuration parameter "wrok_mem"' in run.output, run.output[-4000:]
+    assert host.file(f"{STACK_DIR}/config/postgresql.conf").content_string == conf
+    assert container_id(host, POSTGRES) == postgres_before
+
+
+def test_existing_database_and_drifted_password_are_brought_into_shape(host, converge):
+    """A database created by hand before the role ran gets the extension and its owner;
+    an application password changed behind the role's back is re-applied. (This converge
+    also restores the inventory's work_mem: postgres alone is recreated.)"""
+    user, password = var("postgres_pgvector_app_user"), var("postgres_pgvector_app_password")
+    exporter_before = container_id(host, EXPORTER)
+    superuser_sql(host, "DROP DATABASE IF EXISTS cc_legacy;")
+    superuser_sql(host, "CREATE DATABASE cc_legacy;")
+    assert superuser_sql(host, "SELECT count(*) FROM pg_extension WHERE extname = 'vector';", db="cc_legacy") == "0"
+    superuser_sql(host, f"ALTER ROLE {user} PASSWORD 'drifted-password-123';")
+    assert psql(host, "SELECT 1;").rc != 0
+
+    run = converge(extra_vars={**ONLY_THIS_ROLE, "postgres_pgvector_app_db": "cc_legacy"})
+    assert run.returncode == 0, run.output[-4000:]
+    for change in (f"password of role {user}", f"owner of database cc_legacy: postgres -> {user}",
+                   "extension vector 0.8.0 created in cc_legacy"):
+        assert change in run.output, run.output[-4000:]
+    assert password not in run.output
+    assert superuser_sql(host, "SELECT extversion FROM pg_extension WHERE extname = 'vector';", db="cc_legacy") == "0.8.0"
+    result = psql(host, "CREATE TABLE t (v vector(3)); INSERT INTO t VALUES ('[1,2,3]'); SELECT v FROM t;",
+                  db="cc_legacy")
+    assert result.rc == 0 and result.stdout.strip() == "[1,2,3]", result.stderr
+    assert psql(host, "SELECT current_user;").stdout.strip() == user
+    assert psql(host, "SHOW work_mem;").stdout.strip() == "4MB"
+    assert container_id(host, EXPORTER) == exporter_before

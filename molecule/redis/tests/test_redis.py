@@ -1,0 +1,273 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+"""redis: Redis answers its users as the ACL says, keeps its data, and is watched.
+
+Clients run on the platform's nested engine from the deployed Redis image
+(`docker run --rm --network commandcenter <image> redis-cli -h redis ...`).
+Passwords reach them as files (REDISCLI_AUTH read inside the container); the
+application password is written to the platform host through stdin. No test
+prints a password.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import docker_json, sh
+
+PROJECT = "cc-redis"
+STACK_DIR = "/opt/commandcenter/redis"
+REDIS = f"{PROJECT}-redis-1"
+EXPORTER = f"{PROJECT}-redis-exporter-1"
+APP_PASSWORD_FILE = "/root/.cc-test-redis-app-password"
+MONITOR_PASSWORD_FILE = f"{STACK_DIR}/secrets/redis_monitor_password"
+MIB = 1024 * 1024
+# Test converges re-apply only this role (docker_host is converged and proven idempotent).
+ONLY_REDIS = {"cc_molecule_roles": ["redis"]}
+
+
+def _hostvars() -> dict:
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    proc = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host", "cc-redis"],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout)
+
+
+HOSTVARS = _hostvars()
+APP_USER = HOSTVARS.get("redis_app_user", "commandcenter")
+MONITOR_USER = HOSTVARS.get("redis_monitor_user", "monitor")
+
+
+@pytest.fixture(scope="module")
+def image(host) -> str:
+    return docker_json(host, "inspect", REDIS)["Config"]["Image"]
+
+
+@pytest.fixture(scope="module")
+def app_password_file(host):
+    """The application password as a root-only file on the platform host, written via stdin."""
+    subprocess.run(["docker", "exec", "-i", "cc-redis", "sh", "-c", f"umask 077; cat > {APP_PASSWORD_FILE}"],
+                   input=HOSTVARS["redis_app_password"], text=True, check=True)
+    yield APP_PASSWORD_FILE
+    host.run(f"rm -f {APP_PASSWORD_FILE}")
+
+
+def cli(host, image: str, *args: str, user: str | None = None, password_file: str | None = None,
+        network: str = "commandcenter") -> str:
+    """redis-cli -h redis from a throw-away container; stdout+stderr of the call."""
+    auth = ""
+    mount = ""
+    if password_file:
+        mount = f"-v {password_file}:/run/secrets/pw:ro"
+        auth = 'REDISCLI_AUTH="$(cat /run/secrets/pw)" '
+    user_opt = f"--user {shlex.quote(user)} " if user else ""
+    inner = f"{auth}redis-cli -h redis --no-auth-warning {user_opt}" + " ".join(shlex.quote(a) for a in args) + " 2>&1"
+    result = host.run(f"docker run --rm --network {network} {mount} --entrypoint sh {image} -c {shlex.quote(inner)}")
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip()
+
+
+def app(host, image, password_file, *args):
+    return cli(host, image, *args, user=APP_USER, password_file=password_file)
+
+
+def monitor_exec(host, *args: str) -> str:
+    """redis-cli inside the redis container as the monitoring user (the admin read path)."""
+    inner = ('REDISCLI_AUTH="$(cat /run/secrets/redis_monitor_password)" redis-cli --no-auth-warning '
+             f"--user {shlex.quote(MONITOR_USER)} " + " ".join(shlex.quote(a) for a in args))
+    return sh(host, f"docker exec {REDIS} sh -c %s", inner)
+
+
+def wait_healthy(host, container: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    status = ""
+    while time.monotonic() < deadline:
+        status = host.run(f"docker inspect -f '{{{{.State.Health.Status}}}}' {container}").stdout.strip()
+        if status == "healthy":
+            return
+        time.sleep(1)
+    pytest.fail(f"{container} not healthy after {timeout} s (last: {status})")
+
+
+def container_id(host, name: str) -> str:
+    return sh(host, f"docker inspect -f '{{{{.Id}}}}' {name}")
+
+
+def metrics(host, image: str) -> dict[str, str]:
+    """GET /metrics from redis-exporter over the monitoring network (bash /dev/tcp, no extra tools)."""
+    inner = ('exec 3<>/dev/tcp/redis-exporter/9121 && printf "GET /metrics HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n" >&3 '
+             "&& cat <&3")
+    out = sh(host, f"docker run --rm --network monitoring --entrypoint bash {image} -c %s", inner)
+    values = {}
+    for line in out.splitlines():
+        if line and not line.startswith("#") and " " in line:
+            name, value = line.rsplit(" ", 1)
+            values[name] = value
+    return values
+
+
+# --- access control -----------------------------------------------------------
+
+def test_unauthenticated_client_is_refused(host, image):
+    """The default user is off: an anonymous PING is refused before it runs."""
+    assert cli(host, image, "PING") == "NOAUTH Authentication required."
+    assert cli(host, image, "GET", "anything") == "NOAUTH Authentication required."
+
+
+def test_wrong_password_is_refused(host, image):
+    out = cli(host, image, "PING", user=APP_USER, password_file="/etc/hostname")
+    assert "WRONGPASS invalid username-password pair or user is disabled." in out
+    assert "PONG" not in out
+
+
+def test_app_user_reads_and_writes(host, image, app_password_file):
+    assert app(host, image, app_password_file, "SET", "cc:test:greeting", "hello") == "OK"
+    assert app(host, image, app_password_file, "GET", "cc:test:greeting") == "hello"
+    assert app(host, image, app_password_file, "PUBLISH", "cc:test:channel", "x") == "0"
+
+
+@pytest.mark.parametrize(("args", "command"), [
+    (["CONFIG", "GET", "maxmemory"], "config|get"),
+    (["FLUSHALL"], "flushall"),
+    (["FLUSHDB"], "flushdb"),
+    (["KEYS", "*"], "keys"),
+    (["SHUTDOWN", "NOSAVE"], "shutdown"),
+    (["ACL", "LIST"], "acl|list"),
+])
+def test_app_user_is_denied_dangerous_commands(host, image, app_password_file, args, command):
+    out = app(host, image, app_password_file, *args)
+    assert out == f"NOPERM User {APP_USER} has no permissions to run the '{command}' command"
+
+
+def test_denied_flush_left_the_data(host, image, app_password_file):
+    assert app(host, image, app_password_file, "SET", "cc:test:kept", "1") == "OK"
+    app(host, image, app_password_file, "FLUSHALL")
+    assert app(host, image, app_password_file, "EXISTS", "cc:test:kept") == "1"
+
+
+def test_monitor_user_cannot_touch_keys(host, image):
+    out = cli(host, image, "GET", "cc:test:greeting", user=MONITOR_USER, password_file=MONITOR_PASSWORD_FILE)
+    assert out == f"NOPERM User {MONITOR_USER} has no permissions to run the 'get' command"
+    assert cli(host, image, "PING", user=MONITOR_USER, password_file=MONITOR_PASSWORD_FILE) == "PONG"
+
+
+def test_acl_file_holds_only_hashes(host):
+    acl = host.file(f"{STACK_DIR}/config/users.acl")
+    assert (acl.uid, acl.mode) == (999, 0o400)
+    content = acl.content_string
+    assert "user default reset off" in content
+    for name in ("redis_app_password", "redis_monitor_password"):
+        assert HOSTVARS[name] not in content, f"{name} in plaintext in users.acl"
+    assert content.count(" #") == 2
+
+
+# --- memory and persistence ------------------------------------------------------
+
+def test_maxmemory_and_policy_as_configured(host):
+    info = dict(line.split(":", 1) for line in monitor_exec(host, "INFO", "memory").splitlines() if ":" in line)
+    assert info["maxmemory"] == str(256 * MIB)
+    assert info["maxmemory_policy"] == "allkeys-lru"
+
+
+def test_container_memory_limit_is_above_maxmemory(host):
+    """256mb maxmemory -> derived limit 256 * 1.25 + 64 = 384 MiB."""
+    assert docker_json(host, "inspect", REDIS)["HostConfig"]["Memory"] == 384 * MIB
+
+
+def test_persistence_is_aof_everysec_with_snapshots(host):
+    assert monitor_exec(host, "CONFIG", "GET", "appendonly").split() == ["appendonly", "yes"]
+    assert monitor_exec(host, "CONFIG", "GET", "appendfsync").split() == ["appendfsync", "everysec"]
+    assert monitor_exec(host, "CONFIG", "GET", "save").splitlines()[1] == "3600 1 300 100 60 10000"
+    assert host.file(f"{STACK_DIR}/data/appendonlydir").is_directory
+
+
+def test_key_survives_restart_and_recreate(host, image, app_password_file):
+    assert app(host, image, app_password_file, "SET", "cc:test:durable", "survives") == "OK"
+    sh(host, f"docker restart {REDIS}")
+    wait_healthy(host, REDIS)
+    assert app(host, image, app_password_file, "GET", "cc:test:durable") == "survives"
+
+    before = container_id(host, REDIS)
+    sh(host, f"cd {STACK_DIR} && docker compose -p {PROJECT} up -d --force-recreate --no-deps redis")
+    wait_healthy(host, REDIS)
+    assert container_id(host, REDIS) != before, "compose did not recreate the container"
+    assert app(host, image, app_password_file, "GET", "cc:test:durable") == "survives"
+
+
+# --- containers ------------------------------------------------------------------
+
+def test_containers_are_hardened(host):
+    for name, user in ((REDIS, "999:999"), (EXPORTER, "59000:59000")):
+        c = docker_json(host, "inspect", name)
+        assert c["Config"]["User"] == user, name
+        hc = c["HostConfig"]
+        assert hc["ReadonlyRootfs"] is True, name
+        assert hc["CapDrop"] == ["ALL"], name
+        assert "no-new-privileges:true" in hc["SecurityOpt"], name
+        assert hc["Memory"] > 0 and hc["NanoCpus"] > 0, name
+        assert hc["RestartPolicy"]["Name"] == "unless-stopped", name
+        assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}, name
+        assert "com.commandcenter.config-hash" in c["Config"]["Labels"], name
+    assert set(docker_json(host, "inspect", REDIS)["NetworkSettings"]["Networks"]) == {"commandcenter"}
+    assert set(docker_json(host, "inspect", EXPORTER)["NetworkSettings"]["Networks"]) == {"commandcenter", "monitoring"}
+
+
+def test_healthcheck_authenticates_without_exposing_the_password(host):
+    c = docker_json(host, "inspect", REDIS)
+    test = " ".join(c["Config"]["Healthcheck"]["Test"])
+    assert f"--user {MONITOR_USER}" in test and "/run/secrets/redis_monitor_password" in test
+    assert c["State"]["Health"]["Status"] == "healthy"
+    assert c["State"]["Health"]["Log"][-1]["ExitCode"] == 0
+
+
+def test_nothing_listens_on_the_host(host):
+    assert docker_json(host, "inspect", REDIS)["HostConfig"]["PortBindings"] in ({}, None)
+    assert docker_json(host, "inspect", EXPORTER)["HostConfig"]["PortBindings"] in ({}, None)
+    listening = sh(host, "ss -Htln")
+    assert ":6379 " not in listening and ":9121 " not in listening, listening
+
+
+def test_exporter_reports_redis_up(host, image):
+    values = metrics(host, image)
+    assert values.get("redis_up") == "1", {k: v for k, v in values.items() if "error" in k}
+    assert float(values["redis_memory_max_bytes"]) == 256 * MIB
+    assert values.get('redis_exporter_last_scrape_error{err=""}') == "0"
+    env = docker_json(host, "inspect", EXPORTER)["Config"]["Env"]
+    assert "REDIS_PASSWORD_FILE=/run/secrets/redis_exporter_password.json" in env
+    assert not [e for e in env if e.startswith("REDIS_PASSWORD=")]
+
+
+# --- changes ---------------------------------------------------------------------
+
+def test_bad_directive_is_refused_and_redis_untouched(host, converge):
+    """redis-server checks redis.conf before it lands: a bad value fails the play at render time."""
+    conf_before = host.file(f"{STACK_DIR}/config/redis.conf").content_string
+    redis_before = container_id(host, REDIS)
+    run = converge(extra_vars={**ONLY_REDIS, "redis_config_extra": {"maxmemory-eviction-tenacity": "plenty"}})
+    assert run.returncode != 0, "a redis.conf that redis-server refuses must fail the play"
+    output = " ".join(run.output.split())
+    assert "FATAL CONFIG FILE ERROR" in output and "'maxmemory-eviction-tenacity plenty'" in output, output[-4000:]
+    assert host.file(f"{STACK_DIR}/config/redis.conf").content_string == conf_before
+    assert container_id(host, REDIS) == redis_before
+
+
+def test_config_change_recreates_redis_but_not_the_exporter(host, image, app_password_file, converge):
+    redis_before, exporter_before = container_id(host, REDIS), container_id(host, EXPORTER)
+    try:
+        run = converge(extra_vars={**ONLY_REDIS, "redis_maxmemory": "300mb"})
+        assert run.returncode == 0, run.output[-4000:]
+        assert run.changed > 0
+        assert container_id(host, REDIS) != redis_before, "redis was not recreated for its new config"
+        assert container_id(host, EXPORTER) == exporter_before, "the exporter was recreated for redis's config"
+        assert "maxmemory:314572800" in monitor_exec(host, "INFO", "memory")
+        assert app(host, image, app_password_file, "GET", "cc:test:durable") == "survives"
+    finally:
+        back = converge(extra_vars=ONLY_REDIS)
+    assert back.returncode == 0, back.output[-4000:]
+    assert "maxmemory:268435456" in monitor_exec(host, "INFO", "memory")
+    assert container_id(host, EXPORTER) == exporter_before

@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Provision the roles, the application database and the vector extension, idempotently.
+# Runs INSIDE the postgres container (docker exec -i ... bash -c "<this>" provision ARGS),
+# as the OS user postgres, connecting to the unix socket as the superuser (peer auth).
+#   ARGS: app_user app_db monitor_user(empty: none) check(1: report only, change nothing)
+#   stdin: superuser password, app password, monitor password (one per line); they never
+#          appear on a command line and reach psql through the environment (\getenv).
+# Prints "changed: <what>" for every change (or, with check=1, every change it would make).
+set -euo pipefail
+app_user=$1 app_db=$2 monitor_user=$3 check=$4
+IFS= read -r superuser_pw || true
+IFS= read -r app_pw || true
+IFS= read -r monitor_pw || true
+superuser=${POSTGRES_USER:-postgres}
+if [ -z "$superuser_pw" ] || [ -z "$app_pw" ] || { [ -n "$monitor_user" ] && [ -z "$monitor_pw" ]; }; then
+  echo "provision: a password is missing on stdin (one per line: superuser, app, monitor)" >&2
+  exit 2
+fi
+
+sql() {  # sql DB [psql options] < script: as the superuser, one value per line out
+  local db=$1
+  shift
+  psql -X -q -At -v ON_ERROR_STOP=1 --no-password -U "$superuser" -d "$db" "$@"
+}
+
+change() {  # change WHAT DB [psql options] < script: apply (or only report in check mode)
+  local what=$1
+  shift
+  echo "changed: $what"
+  if [ "$check" = 1 ]; then
+    cat >/dev/null
+  else
+    sql "$@" >/dev/null
+  fi
+}
+
+can_login() {  # can_login USER PASSWORD: SCRAM over TCP on loopback, as a client would
+  PGPASSWORD=$2 PGCONNECT_TIMEOUT=10 psql -X -q -At --no-password -h 127.0.0.1 -p 5432 -U "$1" -d postgres \
+    -c 'SELECT 1' >/dev/null 2>&1
+}
+
+# Statements that carry a password must not reach the server log or pg_stat_statements.
+QUIET='SET log_statement = none; SET log_min_error_statement = panic; SET log_min_duration_statement = -1;
+SET pg_stat_statements.track_utility = off;'
+
+ensure_password() {  # ensure_password ROLE PASSWORD: ALTER ROLE only when the password does not log in
+  if ! can_login "$1" "$2"; then
+    CC_PASSWORD=$2 change "password of role $1" postgres -v role="$1" -c "$QUIET" -f - <<'SQL'
+\getenv password CC_PASSWORD
+ALTER ROLE :"role" WITH PASSWORD :'password';
+SQL
+  fi
+}
+
+ensure_role() {  # ensure_role ROLE PASSWORD: a login role that is neither superuser nor creator
+  local wanted="f|f|f|t|f|f" state
+  state=$(sql postgres -v role="$1" <<'SQL'
+SELECT concat_ws('|', rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls)
+FROM pg_roles WHERE rolname = :'role';
+SQL
+)
+  if [ -z "$state" ]; then
+    CC_PASSWORD=$2 change "role $1 created" postgres -v role="$1" -c "$QUIET" -f - <<'SQL'
+\getenv password CC_PASSWORD
+CREATE ROLE :"role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+  PASSWORD :'password';
+SQL
+    return
+  fi
+  if [ "$state" != "$wanted" ]; then
+    change "attributes of role $1 (LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS)" \
+      postgres -v role="$1" <<'SQL'
+ALTER ROLE :"role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+SQL
+  fi
+  if [ "$check" = 1 ] && [ "$(cut -d'|' -f4 <<<"$state")" != t ]; then
+    return  # cannot test the password before the role may log in
+  fi
+  ensure_password "$1" "$2"
+}
+
+# The superuser's password (initdb set it on the first start; this applies rotations).
+ensure_password "$superuser" "$superuser_pw"
+
+# The application role owns the application database.
+ensure_role "$app_user" "$app_pw"
+owner=$(sql postgres -v db="$app_db" <<'SQL'
+SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = :'db';
+SQL
+)
+if [ -z "$owner" ]; then
+  change "database $app_db created, owned by $app_user" postgres -v db="$app_db" -v role="$app_user" <<'SQL'
+CREATE DATABASE :"db" OWNER :"role";
+SQL
+elif [ "$owner" != "$app_user" ]; then
+  change "owner of database $app_db: $owner -> $app_user" postgres -v db="$app_db" -v role="$app_user" <<'SQL'
+ALTER DATABASE :"db" OWNER TO :"role";
+SQL
+fi
+
+# The vector extension in the application database, at the version the image ships.
+if [ -z "$owner" ] && [ "$check" = 1 ]; then
+  echo "changed: extension vector created in $app_db"
+else
+  versions=$(sql "$app_db" <<'SQL'
+SELECT coalesce((SELECT extversion FROM pg_extension WHERE extname = 'vector'), '')
+  || '|' || coalesce((SELECT default_version FROM pg_available_extensions WHERE name = 'vector'), '');
+SQL
+)
+  installed=${versions%%|*} available=${versions#*|}
+  if [ -z "$available" ]; then
+    echo "the image has no vector extension (pgvector is not installed)" >&2
+    exit 1
+  elif [ -z "$installed" ]; then
+    change "extension vector $available created in $app_db" "$app_db" <<'SQL'
+CREATE EXTENSION IF NOT EXISTS vector;
+SQL
+  elif [ "$installed" != "$available" ]; then
+    change "extension vector updated in $app_db: $installed -> $available" "$app_db" <<'SQL'
+ALTER EXTENSION vector UPDATE;
+SQL
+  fi
+fi
+
+# The exporter's role: pg_monitor reads every statistics view, nothing else.
+if [ -n "$monitor_user" ]; then
+  ensure_role "$monitor_user" "$monitor_pw"
+  member=$(sql postgres -v role="$monitor_user" <<'SQL'
+SELECT coalesce((SELECT pg_has_role(:'role', 'pg_monitor', 'MEMBER')
+                 FROM pg_roles WHERE rolname = :'role'), false);
+SQL
+)
+  if [ "$member" != t ]; then
+    change "role $monitor_user granted pg_monitor" postgres -v role="$monitor_user" <<'SQL'
+GRANT pg_monitor TO :"role";
+SQL
+  fi
+fi

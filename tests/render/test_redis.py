@@ -1,0 +1,318 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+"""redis: the role's templates, rendered with the defaults and with inventories/local,
+checked by the programs that read them.
+
+- users.acl and redis.conf: redis-server from the offline image, with the very check
+  the role's `validate:` runs (vars/main.yml `_redis_check_script`);
+- the exporter's password file: loaded by redis_exporter from the offline image;
+- compose.yml: `docker compose config -q` when this machine's docker has the compose
+  plugin (skipped otherwise, saying so), and its security settings read from the YAML;
+- the offline images' contract (entrypoint, uid, /data, redis-cli).
+
+Needs Docker and the images `make images` builds; skipped with the reason without them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import compose_config
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLE = ROOT / "roles" / "redis"
+REDIS_IMAGE = "commandcenter/redis:8.0"
+EXPORTER_IMAGE = "commandcenter/redis-exporter:1.69"
+# Test-only secrets for the "defaults" rendering (the role's defaults leave them empty).
+TEST_SECRETS = {"redis_app_password": "r3nd3r-app-Qm7xT2vL9k", "redis_monitor_password": "r3nd3r-mon-Hq4zW8pN1c"}
+LOCAL_INVENTORY = [ROOT / "inventories/local/group_vars/all/main.yml",
+                   ROOT / "inventories/local/group_vars/all/redis.yml"]
+
+
+def _docker_problem() -> str | None:
+    if not shutil.which("docker"):
+        return "no docker CLI on this machine"
+    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
+        return "the Docker engine is not reachable"
+    for image in (REDIS_IMAGE, EXPORTER_IMAGE):
+        if subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False).returncode != 0:
+            return f"image {image} missing: run `make images` (or images/build.sh redis redis-exporter)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_docker_problem() is not None, reason=str(_docker_problem()))
+
+
+CHECK_SCRIPT = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_redis_check_script"]
+
+
+# Every rendering the tests use, made by ONE ansible-playbook run (a play each):
+# name -> (with inventories/local?, extra variables).
+VARIANTS = {
+    "defaults": (False, None),
+    "local-inventory": (True, None),
+    "bigger-maxmemory": (True, {"redis_maxmemory": "1gb"}),
+    "rotated-monitor-password": (True, {"redis_monitor_password": "r0tated-mon-Zp5cV7bX2m"}),
+    "published": (True, {"redis_publish_port": True, "redis_host_port": 16379}),
+    "no-exporter": (True, {"redis_exporter_enabled": False}),
+    "bad-policy": (True, {"redis_maxmemory_policy": "nonsense"}),
+    "bad-directive": (True, {"redis_config_extra": {"no-such-directive": "yes"}}),
+    "bad-appendfsync": (True, {"redis_appendfsync": "sometimes"}),
+    "bad-acl-rule": (True, {"redis_app_denied_commands": ["FLUSHALL", "NOSUCHCOMMAND"]}),
+}
+
+
+# What each play hands back: the rendered files (as the template lookup renders
+# them, on the controller: no module runs, so ten renderings take seconds).
+RENDERED = {
+    "compose.yml": "{{ lookup('ansible.builtin.template', 'compose.yml.j2') }}",
+    "redis.conf": "{{ lookup('ansible.builtin.template', 'redis.conf.j2') }}",
+    "users.acl": "{{ lookup('ansible.builtin.template', 'users.acl.j2') }}",
+    "redis_exporter_password.json": "{{ _redis_exporter_password_json }}",
+    "derived.json": "{{ {'mem_limit': _redis_mem_limit, 'maxmemory_bytes': _redis_maxmemory_bytes | int,"
+                    " 'config_hash': _redis_config_hash, 'exporter_hash': _redis_exporter_config_hash} | to_json }}",
+}
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory) -> dict[str, Path]:
+    """Render the role's templates for every variant into <tmp>/<variant>/ (one ansible-playbook run).
+
+    Precedence as in a real run: role defaults, then the inventory (when asked), then
+    the variant's variables, with the role's vars/main.yml for the internal variables.
+    """
+    base = tmp_path_factory.mktemp("redis-render")
+    # The play's search path (its directory) must find templates/ for the template lookups.
+    (base / "templates").symlink_to(ROLE / "templates")
+    (base / "test-secrets.yml").write_text(yaml.safe_dump(TEST_SECRETS))
+    plays = []
+    for name, (inventory, extra) in VARIANTS.items():
+        vars_files = [str(ROLE / "defaults" / "main.yml")]
+        vars_files += [str(p) for p in LOCAL_INVENTORY] if inventory else [str(base / "test-secrets.yml")]
+        if extra:
+            (base / f"{name}.yml").write_text(yaml.safe_dump(extra))
+            vars_files.append(str(base / f"{name}.yml"))
+        vars_files.append(str(ROLE / "vars" / "main.yml"))
+        plays.append({"name": name, "hosts": "localhost", "gather_facts": False, "vars_files": vars_files,
+                      "tasks": [{"name": "Render", "ansible.builtin.debug": {"msg": RENDERED}}]})
+    (base / "render.yml").write_text(json.dumps(plays))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+         "-e", f"ansible_python_interpreter={sys.executable}", str(base / "render.yml")],
+        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    outs = {}
+    for play in json.loads(proc.stdout)["plays"]:
+        out = base / play["play"]["name"]
+        out.mkdir()
+        for filename, content in play["tasks"][0]["hosts"]["localhost"]["msg"].items():
+            (out / filename).write_text(content if isinstance(content, str) else json.dumps(content))
+        outs[play["play"]["name"]] = out
+    assert sorted(outs) == sorted(VARIANTS)
+    return outs
+
+
+def redis_check(out: Path, conf: bool = True) -> subprocess.CompletedProcess:
+    """The role's check: redis-server on the rendered ACL file (and redis.conf) in a throw-away container."""
+    cmd = ["docker", "run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "sh", "--log-driver", "none",
+           "-v", f"{out / 'users.acl'}:/usr/local/etc/redis/users.acl:ro"]
+    if conf:
+        cmd += ["-v", f"{out / 'redis.conf'}:/check/redis.conf:ro", REDIS_IMAGE, "-c", CHECK_SCRIPT, "redis-check",
+                "/check/redis.conf"]
+    else:
+        cmd += [REDIS_IMAGE, "-c", CHECK_SCRIPT, "redis-check", "--aclfile", "/usr/local/etc/redis/users.acl"]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+
+
+@pytest.fixture(params=["defaults", "local-inventory"])
+def rendered(request, renders) -> tuple[str, Path]:
+    return request.param, renders[request.param]
+
+
+def test_redis_server_accepts_the_acl_file_and_config(rendered):
+    _, out = rendered
+    for conf in (False, True):
+        proc = redis_check(out, conf=conf)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "redis-server accepted the configuration" in proc.stdout
+
+
+def test_acl_file_holds_hashes_not_passwords(rendered):
+    which, out = rendered
+    acl = (out / "users.acl").read_text()
+    values = TEST_SECRETS if which == "defaults" else {
+        k: yaml.safe_load(LOCAL_INVENTORY[1].read_text())[k] for k in TEST_SECRETS}
+    for name, value in values.items():
+        assert value not in acl, f"{name} in plaintext"
+    lines = acl.splitlines()
+    assert lines[0] == "user default reset off"
+    assert lines[1].startswith("user commandcenter reset on #") and " -flushall " in lines[1] and " -keys " in lines[1]
+    assert lines[2].startswith("user monitor reset on #") and "resetkeys" in lines[2] and "-@all" in lines[2]
+
+
+def test_redis_conf_carries_the_settings(rendered):
+    _, out = rendered
+    conf = (out / "redis.conf").read_text().splitlines()
+    for line in ("maxmemory 512mb", "maxmemory-policy allkeys-lru", "appendonly yes", "appendfsync everysec",
+                 "save 3600 1 300 100 60 10000", "aclfile /usr/local/etc/redis/users.acl", "dir /data"):
+        assert line in conf, line
+
+
+def test_derived_memory_limit_is_above_maxmemory(rendered):
+    _, out = rendered
+    derived = json.loads((out / "derived.json").read_text())
+    assert derived["mem_limit"] == "704m"   # 512 MiB * 1.25 + 64 MiB
+    assert derived["maxmemory_bytes"] == 512 * 1024 * 1024
+
+
+def test_compose_file_is_hardened_and_holds_no_secret(rendered):
+    which, out = rendered
+    text = (out / "compose.yml").read_text()
+    for value in TEST_SECRETS.values():
+        assert value not in text
+    compose = yaml.safe_load(text)
+    redis, exporter = compose["services"]["redis"], compose["services"]["redis-exporter"]
+    assert redis["user"] == "999:999" and exporter["user"] == "59000:59000"
+    for service in (redis, exporter):
+        assert service["cap_drop"] == ["ALL"]
+        assert service["security_opt"] == ["no-new-privileges:true"]
+        assert service["read_only"] is True
+        assert service["restart"] == "unless-stopped"
+        assert "ports" not in service
+        assert len(service["labels"]["com.commandcenter.config-hash"]) == 64
+        assert service["logging"]["driver"] == "json-file"
+    assert redis["mem_limit"] == "704m" and redis["networks"] == ["commandcenter"]
+    assert exporter["networks"] == ["commandcenter", "monitoring"]
+    assert "$$(cat /run/secrets/redis_monitor_password)" in redis["healthcheck"]["test"][1]
+    assert exporter["environment"]["REDIS_PASSWORD_FILE"] == "/run/secrets/redis_exporter_password.json"
+    assert not any("PASSWORD" in k and not k.endswith("_FILE") for k in exporter["environment"])
+    if which == "local-inventory":
+        assert redis["image"] == "172.17.0.1:5000/commandcenter/redis:8.0"
+    else:
+        assert redis["image"] == "redis:8.0.2" and exporter["image"] == "oliver006/redis_exporter:v1.69.0"
+
+
+def test_docker_compose_accepts_the_compose_file(rendered):
+    _, out = rendered
+    (out / "config").mkdir()
+    (out / "secrets").mkdir()
+    for rel in ("config/redis.conf", "config/users.acl", "secrets/redis_monitor_password",
+                "secrets/redis_exporter_password.json"):
+        (out / rel).write_text("x")
+    proc = compose_config(out)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_publish_port_binds_loopback_only(renders):
+    compose = yaml.safe_load((renders["published"] / "compose.yml").read_text())
+    assert compose["services"]["redis"]["ports"] == ["127.0.0.1:16379:6379"]
+    assert "ports" not in compose["services"]["redis-exporter"]
+
+
+def test_exporter_disabled_leaves_redis_alone(renders):
+    compose = yaml.safe_load((renders["no-exporter"] / "compose.yml").read_text())
+    assert list(compose["services"]) == ["redis"]
+    assert list(compose["networks"]) == ["commandcenter"]
+
+
+def test_config_hash_follows_only_what_each_service_reads(renders):
+    derived = {name: json.loads((renders[name] / "derived.json").read_text())
+               for name in ("local-inventory", "bigger-maxmemory", "rotated-monitor-password")}
+    base = derived["local-inventory"]
+    # maxmemory is redis's business only; the monitoring password is read by both.
+    assert derived["bigger-maxmemory"]["config_hash"] != base["config_hash"]
+    assert derived["bigger-maxmemory"]["exporter_hash"] == base["exporter_hash"]
+    assert derived["rotated-monitor-password"]["config_hash"] != base["config_hash"]
+    assert derived["rotated-monitor-password"]["exporter_hash"] != base["exporter_hash"]
+
+
+@pytest.mark.parametrize(("variant", "message"), [
+    ("bad-policy", "'maxmemory-policy nonsense'"),
+    ("bad-directive", "'no-such-directive yes'"),
+    ("bad-appendfsync", "'appendfsync sometimes'"),
+])
+def test_redis_server_refuses_a_bad_directive(renders, variant, message):
+    """What argument_specs/preflight would stop, rendered anyway: redis-server itself refuses it."""
+    proc = redis_check(renders[variant])
+    assert proc.returncode != 0
+    assert "FATAL CONFIG FILE ERROR" in proc.stdout or "Unresolved Configuration" in proc.stdout, proc.stdout
+    assert message in proc.stdout, proc.stdout
+
+
+def test_redis_server_refuses_a_bad_acl_rule(renders):
+    proc = redis_check(renders["bad-acl-rule"], conf=False)
+    assert proc.returncode != 0
+    assert "Aborting Redis startup because of ACL errors" in proc.stdout
+    assert "Unknown command or category name in ACL" in proc.stdout
+
+
+def test_exporter_loads_its_password_file(rendered):
+    """redis_exporter parses the rendered JSON map (it logs how many entries it loaded)."""
+    _, out = rendered
+    proc = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "sh",
+         "-v", f"{out / 'redis_exporter_password.json'}:/run/secrets/redis_exporter_password.json:ro",
+         "-e", "REDIS_PASSWORD_FILE=/run/secrets/redis_exporter_password.json", "-e", "REDIS_USER=monitor",
+         EXPORTER_IMAGE, "-c", "timeout 2 /redis_exporter; true"],
+        capture_output=True, text=True, check=False, timeout=60)
+    logs = proc.stdout + proc.stderr
+    assert "Loaded 1 entries from /run/secrets/redis_exporter_password.json" in logs, logs
+    assert json.loads((out / "redis_exporter_password.json").read_text()).keys() == {"redis://monitor@redis:6379"}
+
+
+# --- the offline images honour the upstream contracts ----------------------------
+
+def _docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+
+
+def test_redis_image_contract():
+    config = json.loads(_docker("image", "inspect", "--format", "{{json .Config}}", REDIS_IMAGE))
+    assert config["Entrypoint"] == ["docker-entrypoint.sh"] and config["Cmd"] == ["redis-server"]
+    assert config["WorkingDir"] == "/data" and "/data" in config["Volumes"] and "6379/tcp" in config["ExposedPorts"]
+    # A first argument that is a flag runs redis-server with it; any other command runs as given.
+    assert "v=8.0.2" in _docker("run", "--rm", REDIS_IMAGE, "--version")
+    assert _docker("run", "--rm", REDIS_IMAGE, "id", "-u", "redis") == "999"
+    assert _docker("run", "--rm", REDIS_IMAGE, "redis-cli", "--version").startswith("redis-cli 8.0.2")
+
+
+@pytest.mark.parametrize("user", [None, "999:999"], ids=["as-root-drops-to-redis", "as-999"])
+def test_redis_image_serves_with_a_conf_file_argument(tmp_path, user):
+    """`docker run IMAGE /path/x.conf` runs redis-server with it, started as root or as 999."""
+    conf = tmp_path / "redis.conf"
+    conf.write_text("port 6380\nappendonly yes\n")
+    conf.chmod(0o644)
+    name = f"cc-redis-render-{os.getpid()}-{user is None}"
+    args = ["run", "-d", "--name", name, "-v", f"{conf}:/usr/local/etc/redis/redis.conf:ro"]
+    if user:
+        args += ["--user", user]
+    _docker(*args, REDIS_IMAGE, "/usr/local/etc/redis/redis.conf")
+    try:
+        for _ in range(50):
+            pong = subprocess.run(["docker", "exec", name, "redis-cli", "-p", "6380", "ping"],
+                                  capture_output=True, text=True, check=False).stdout.strip()
+            if pong == "PONG":
+                break
+            subprocess.run(["sleep", "0.1"], check=True)
+        assert pong == "PONG"
+        assert _docker("exec", name, "sh", "-c", "cat /proc/1/status | awk '/^Uid:/{print $2}'") == "999"
+        assert _docker("exec", name, "stat", "-c", "%u", "/data/appendonlydir") == "999"
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+
+
+def test_exporter_image_contract():
+    config = json.loads(_docker("image", "inspect", "--format", "{{json .Config}}", EXPORTER_IMAGE))
+    assert config["Entrypoint"] == ["/redis_exporter"]
+    assert config["User"] == "59000:59000" and "9121/tcp" in config["ExposedPorts"]
+    proc = subprocess.run(["docker", "run", "--rm", EXPORTER_IMAGE, "-version"], capture_output=True, text=True,
+                          check=True)
+    assert "Redis Metrics Exporter 1.69.0" in proc.stdout + proc.stderr

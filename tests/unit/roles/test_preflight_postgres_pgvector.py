@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+"""postgres_pgvector: bad input fails before anything changes, naming the variable (never a secret).
+
+Each case runs the whole role in check mode against this machine (connection local,
+no Docker): argument_specs or preflight must stop it before any "Ensure" task runs.
+"""
+from __future__ import annotations
+
+import pytest
+from conftest import run_role
+
+ROLE = "postgres_pgvector"
+GOOD = {
+    "postgres_pgvector_superuser_password": "Xq3-unit-test-superuser-7Hd9kLw2",
+    "postgres_pgvector_app_password": "Xq3-unit-test-app-password-P4sT",
+    "postgres_pgvector_monitor_password": "Xq3-unit-test-monitor-pw-Zr81mQ",
+}
+
+CASES = [
+    # secrets: missing, placeholder, too short
+    ("missing-secrets", {"postgres_pgvector_superuser_password": "", "postgres_pgvector_app_password": ""},
+     ["postgres_pgvector_superuser_password: not set", "postgres_pgvector_app_password: not set"]),
+    ("placeholder-secret", {"postgres_pgvector_app_password": "changeme"},
+     ["postgres_pgvector_app_password: is a placeholder"]),
+    ("short-secret", {"postgres_pgvector_monitor_password": "Sh0rt-pw"},
+     ["postgres_pgvector_monitor_password: shorter than"]),
+    ("multiline-secret", {"postgres_pgvector_app_password": "first-line-secret\nsecond-line"},
+     ["postgres_pgvector_app_password: a password must be a single line"]),
+    # types and choices: argument_specs
+    ("type-int", {"postgres_pgvector_max_connections": "lots"}, ["postgres_pgvector_max_connections", "int"]),
+    ("type-bool", {"postgres_pgvector_publish_port": "perhaps"}, ["postgres_pgvector_publish_port", "bool"]),
+    ("type-dict", {"postgres_pgvector_settings": ["work_mem", "8MB"]}, ["postgres_pgvector_settings", "dict"]),
+    # values: preflight
+    ("publish-public", {"postgres_pgvector_publish_port": True, "postgres_pgvector_publish_address": "0.0.0.0"},
+     ["postgres_pgvector_publish_address: must be a loopback address", "0.0.0.0"]),
+    ("memory-limit", {"postgres_pgvector_memory_limit": "2 GB"}, ["postgres_pgvector_memory_limit", "2 GB"]),
+    ("shared-buffers-too-big", {"postgres_pgvector_memory_limit": "1g", "postgres_pgvector_shared_buffers": "900MB"},
+     ["postgres_pgvector_shared_buffers: 900MB is more than half of postgres_pgvector_memory_limit 1g"]),
+    ("pg-size-unit", {"postgres_pgvector_work_mem": "16mb"}, ["postgres_pgvector_work_mem", "16mb"]),
+    ("names", {"postgres_pgvector_app_user": "Bad-Name", "postgres_pgvector_app_db": "postgres"},
+     ["postgres_pgvector_app_user: must be a lower-case SQL name", "postgres_pgvector_app_db: must not be a system"]),
+    ("network-and-port", {"postgres_pgvector_client_networks": ["10.0.0.0/8", "everyone"],
+                          "postgres_pgvector_host_port": 70000},
+     ["postgres_pgvector_client_networks: entries must be CIDRs, got everyone", "postgres_pgvector_host_port"]),
+]
+
+
+def _ensure_tasks(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith(f"TASK [commandcenter.infra.{ROLE} : Ensure")]
+
+
+@pytest.mark.parametrize(("role_vars", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
+    proc = run_role(tmp_path, ROLE, {**GOOD, **role_vars})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    for text in expected:
+        assert text in out, f"{text!r} not in the failure:\n{out[-3000:]}"
+    assert "changed=0" in out
+    assert not _ensure_tasks(out), f"tasks ran after bad input: {_ensure_tasks(out)}"
+    leaked = [name for name, value in GOOD.items() if value in out]
+    assert not leaked, f"the output shows the value of {leaked}"
+
+
+def test_monitor_password_is_optional_without_exporter(tmp_path):
+    proc = run_role(tmp_path, ROLE, {**GOOD, "postgres_pgvector_monitor_password": "",
+                                     "postgres_pgvector_exporter_enabled": False},
+                    "--tags", "postgres_pgvector_preflight")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+
+
+def test_good_input_passes_preflight(tmp_path):
+    proc = run_role(tmp_path, ROLE, GOOD, "--tags", "postgres_pgvector_preflight")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "Assert the postgres_pgvector variables are sane" in out
+    assert not _ensure_tasks(out)
