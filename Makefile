@@ -36,10 +36,10 @@ lint: setup ## yamllint and ansible-lint (profile production)
 	ansible-lint
 
 unit: setup ## pytest for plugins and role metadata (no Docker)
-	pytest -q tests/unit
+	pytest -q -n 2 tests/unit
 
 render: setup images ## Templates rendered and checked by their own programs (run from the offline images)
-	pytest -q tests/render
+	pytest -q -n 2 tests/render
 
 molecule: setup images ## One Molecule scenario: make molecule SCENARIO=name
 	molecule test -s $(SCENARIO)

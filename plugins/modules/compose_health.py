@@ -387,7 +387,8 @@ def container_facts(container):
         "oneoff": str(labels.get(LABEL_ONEOFF, "")).lower() == "true",
         "state": state.get("Status") or "unknown",
         "restarting": bool(state.get("Restarting")),
-        "exit_code": state.get("ExitCode"),
+        # A running container's ExitCode is always 0, even after crashes: Docker resets it on restart.
+        "exit_code": None if (state.get("Status") == "running" and not state.get("Restarting")) else state.get("ExitCode"),
         "oom_killed": bool(state.get("OOMKilled")),
         "error": state.get("Error") or "",
         "health": health_status,
@@ -665,7 +666,7 @@ def format_report(project, status, services, elapsed, timeout=None):
                 label,
                 info["reason"],
                 info["state"],
-                info.get("exit_code"),
+                "n/a" if info.get("exit_code") is None else info.get("exit_code"),
                 info.get("restarts"),
                 _fmt_bool(info.get("oom_killed")),
                 info["health"],

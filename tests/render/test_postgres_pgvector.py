@@ -16,17 +16,15 @@ Needs Docker and the images `make images` builds; skipped with the reason withou
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import compose_config
+from conftest import compose_config, render_variants
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "postgres_pgvector"
@@ -90,36 +88,8 @@ def renders(tmp_path_factory) -> dict[str, Path]:
     variant's variables, with the role's vars/main.yml for the internal variables. No facts:
     the host memory falls back to the container limit, so the derived values are fixed.
     """
-    base = tmp_path_factory.mktemp("postgres-render")
-    (base / "templates").symlink_to(ROLE / "templates")  # the play's search path for the lookups
-    (base / "test-secrets.yml").write_text(yaml.safe_dump(TEST_SECRETS))
-    plays = []
-    for name, (inventory, extra) in VARIANTS.items():
-        vars_files = [str(ROLE / "defaults" / "main.yml")]
-        vars_files += [str(p) for p in LOCAL_INVENTORY] if inventory else [str(base / "test-secrets.yml")]
-        if extra:
-            (base / f"{name}.yml").write_text(yaml.safe_dump(extra))
-            vars_files.append(str(base / f"{name}.yml"))
-        vars_files.append(str(ROLE / "vars" / "main.yml"))
-        plays.append({"name": name, "hosts": "localhost", "gather_facts": False, "vars_files": vars_files,
-                      "tasks": [{"name": "Render", "ansible.builtin.debug": {"msg": RENDERED}}]})
-    (base / "render.yml").write_text(json.dumps(plays))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", f"ansible_python_interpreter={sys.executable}", str(base / "render.yml")],
-        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    outs = {}
-    for play in json.loads(proc.stdout)["plays"]:
-        out = base / play["play"]["name"]
-        out.mkdir()
-        for filename, content in play["tasks"][0]["hosts"]["localhost"]["msg"].items():
-            (out / filename).write_text(content if isinstance(content, str) else json.dumps(content))
-        outs[play["play"]["name"]] = out
-    assert sorted(outs) == sorted(VARIANTS)
-    return outs
+    return render_variants(tmp_path_factory.mktemp("postgres-render"), "postgres_pgvector", VARIANTS, RENDERED, LOCAL_INVENTORY,
+                           TEST_SECRETS)
 
 
 def postgres_conf_check(out: Path, *params: str) -> subprocess.CompletedProcess:

@@ -18,12 +18,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import compose_config
+from conftest import compose_config, render_variants
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "redis"
@@ -87,37 +86,8 @@ def renders(tmp_path_factory) -> dict[str, Path]:
     Precedence as in a real run: role defaults, then the inventory (when asked), then
     the variant's variables, with the role's vars/main.yml for the internal variables.
     """
-    base = tmp_path_factory.mktemp("redis-render")
-    # The play's search path (its directory) must find templates/ for the template lookups.
-    (base / "templates").symlink_to(ROLE / "templates")
-    (base / "test-secrets.yml").write_text(yaml.safe_dump(TEST_SECRETS))
-    plays = []
-    for name, (inventory, extra) in VARIANTS.items():
-        vars_files = [str(ROLE / "defaults" / "main.yml")]
-        vars_files += [str(p) for p in LOCAL_INVENTORY] if inventory else [str(base / "test-secrets.yml")]
-        if extra:
-            (base / f"{name}.yml").write_text(yaml.safe_dump(extra))
-            vars_files.append(str(base / f"{name}.yml"))
-        vars_files.append(str(ROLE / "vars" / "main.yml"))
-        plays.append({"name": name, "hosts": "localhost", "gather_facts": False, "vars_files": vars_files,
-                      "tasks": [{"name": "Render", "ansible.builtin.debug": {"msg": RENDERED}}]})
-    (base / "render.yml").write_text(json.dumps(plays))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", f"ansible_python_interpreter={sys.executable}", str(base / "render.yml")],
-        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    outs = {}
-    for play in json.loads(proc.stdout)["plays"]:
-        out = base / play["play"]["name"]
-        out.mkdir()
-        for filename, content in play["tasks"][0]["hosts"]["localhost"]["msg"].items():
-            (out / filename).write_text(content if isinstance(content, str) else json.dumps(content))
-        outs[play["play"]["name"]] = out
-    assert sorted(outs) == sorted(VARIANTS)
-    return outs
+    return render_variants(tmp_path_factory.mktemp("redis-render"), "redis", VARIANTS, RENDERED, LOCAL_INVENTORY,
+                           TEST_SECRETS)
 
 
 def redis_check(out: Path, conf: bool = True) -> subprocess.CompletedProcess:

@@ -25,3 +25,17 @@ def test_local_inventory_reaches_the_sandbox_and_summary_passes():
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "All containers healthy" in proc.stdout
     assert "networks: " in proc.stdout and "commandcenter" in proc.stdout
+
+
+def test_every_stack_of_the_site_is_up_and_healthy(host):
+    """site.yml on one host: each data stack runs, and every container with a healthcheck is healthy."""
+    projects = {}
+    for line in host.run("docker ps -a --format '{{.Label \"com.docker.compose.project\"}} {{.Names}} {{.Status}}'"
+                         ).stdout.splitlines():
+        project, name, status = line.split(" ", 2)
+        projects.setdefault(project, []).append((name, status))
+    for stack in ("cc-postgres", "cc-redis", "cc-nats"):
+        assert stack in projects, f"{stack} not deployed: {sorted(projects)}"
+        for name, status in projects[stack]:
+            assert status.startswith("Up"), f"{name}: {status}"
+            assert "unhealthy" not in status and "starting" not in status, f"{name}: {status}"

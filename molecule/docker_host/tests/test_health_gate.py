@@ -83,7 +83,9 @@ def test_crash_loop_fails_fast_with_diagnostics(host, project, capsys):
     assert rc != 0 and result.get("failed"), raw[-3000:]
     assert seconds < 30, f"crash loop took {seconds:.1f} s to fail"
     crasher = result["services"]["crasher"]
-    assert crasher["exit_code"] == 3 and crasher["status"] == "failed"
+    assert crasher["status"] == "failed" and "crash loop" in crasher["reason"]
+    # 3 when caught between restarts; None when caught running again (Docker resets the code then).
+    assert crasher["exit_code"] in (3, None)
     assert "fatal: cannot start" in crasher["logs"]
     assert SECRET not in raw and "app:********@db" in raw
 

@@ -3,7 +3,8 @@
 """No secret value appears in converge output at -vvv, in container labels or env, or in compose files.
 
 The secrets are the scenario host's variables whose names say so
-(..._password, ..._secret, ..._token, ..._api_key): every one is checked.
+(..._password, ..._secret, ..._token, ..._api_key) and that belong to a role
+the scenario converges (cc_molecule_roles; all of them for the whole site).
 """
 import json
 import os
@@ -22,7 +23,9 @@ def scenario_secrets() -> dict[str, str]:
     proc = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host", host],
                           capture_output=True, text=True, check=True)
     hostvars = json.loads(proc.stdout)
-    return {k: v for k, v in hostvars.items() if SECRET_NAME.search(k) and isinstance(v, str) and len(v) >= 4}
+    roles = tuple(f"{role}_" for role in hostvars.get("cc_molecule_roles", [])) or ("",)
+    return {k: v for k, v in hostvars.items()
+            if SECRET_NAME.search(k) and k.startswith(roles) and isinstance(v, str) and len(v) >= 4}
 
 
 SECRETS = scenario_secrets()

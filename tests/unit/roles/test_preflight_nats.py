@@ -9,7 +9,7 @@ configure/deploy ("Ensure ...") runs.
 from __future__ import annotations
 
 import pytest
-from conftest import run_role
+from conftest import assert_refused_before_change, run_role, step_tasks
 
 APP = "Tq3vW8kZp2Lr9YxN4cHs"
 MONITOR = "Hm6Jd2Qw9Ez4Rb7Uk1Pf"
@@ -36,23 +36,10 @@ CASES = [
 ]
 
 
-def _ensure_tasks(output: str) -> list[str]:
-    """Task headers of the role's configure/deploy steps that started."""
-    return [line for line in output.splitlines() if line.startswith("TASK [commandcenter.infra.nats : Ensure")]
-
-
 @pytest.mark.parametrize(("role_vars", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
     proc = run_role(tmp_path, "nats", {**GOOD, **role_vars})
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, out[-3000:]
-    for text in expected:
-        assert text in out, f"{text!r} not in the failure:\n{out[-3000:]}"
-    assert "changed=0" in out
-    assert not _ensure_tasks(out), f"tasks ran after bad input: {_ensure_tasks(out)}"
-    for name, value in {**GOOD, **role_vars}.items():
-        if name.endswith("_password") and isinstance(value, str) and len(value) >= 8:
-            assert value not in out, f"the value of {name} appears in the output"
+    assert_refused_before_change(proc, "nats", expected, {**GOOD, **role_vars})
 
 
 def test_good_input_passes_preflight(tmp_path):
@@ -61,4 +48,4 @@ def test_good_input_passes_preflight(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "failed=0" in out and "Assert the NATS limits fit together" in out
-    assert not _ensure_tasks(out)
+    assert not step_tasks(out, "nats")

@@ -8,7 +8,7 @@ no Docker): argument_specs or preflight must stop it before any "Ensure" task ru
 from __future__ import annotations
 
 import pytest
-from conftest import run_role
+from conftest import assert_refused_before_change, run_role, step_tasks
 
 ROLE = "postgres_pgvector"
 GOOD = {
@@ -46,21 +46,10 @@ CASES = [
 ]
 
 
-def _ensure_tasks(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith(f"TASK [commandcenter.infra.{ROLE} : Ensure")]
-
-
 @pytest.mark.parametrize(("role_vars", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
     proc = run_role(tmp_path, ROLE, {**GOOD, **role_vars})
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, out[-3000:]
-    for text in expected:
-        assert text in out, f"{text!r} not in the failure:\n{out[-3000:]}"
-    assert "changed=0" in out
-    assert not _ensure_tasks(out), f"tasks ran after bad input: {_ensure_tasks(out)}"
-    leaked = [name for name, value in GOOD.items() if value in out]
-    assert not leaked, f"the output shows the value of {leaked}"
+    assert_refused_before_change(proc, ROLE, expected, GOOD)
 
 
 def test_monitor_password_is_optional_without_exporter(tmp_path):
@@ -75,4 +64,4 @@ def test_good_input_passes_preflight(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "Assert the postgres_pgvector variables are sane" in out
-    assert not _ensure_tasks(out)
+    assert not step_tasks(out, ROLE)

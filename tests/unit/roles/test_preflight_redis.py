@@ -9,7 +9,7 @@ step ("Ensure ...") starts. No Docker needed.
 from __future__ import annotations
 
 import pytest
-from conftest import run_role
+from conftest import assert_refused_before_change, run_role, step_tasks
 
 # Valid, random-looking test values (not used anywhere else).
 GOOD = {"redis_app_password": "q7Vd2LmX9pRt4KsW8nZb", "redis_monitor_password": "H3jN6cQy1TfU5wEa0Gxo"}
@@ -52,22 +52,10 @@ CASES = [
 ]
 
 
-def _ensure_tasks(output: str) -> list[str]:
-    """Task headers of the role's later steps (configure, deploy) that started."""
-    return [line for line in output.splitlines()
-            if line.startswith("TASK [commandcenter.infra.redis : Ensure") or line.startswith("TASK [Ensure")]
-
-
 @pytest.mark.parametrize(("role_vars", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
     proc = run_role(tmp_path, "redis", role_vars)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, out[-3000:]
-    flat = " ".join(out.split())
-    for text in expected:
-        assert text in flat, f"{text!r} not in the failure:\n{out[-3000:]}"
-    assert "changed=0" in out
-    assert not _ensure_tasks(out), f"tasks ran after bad input: {_ensure_tasks(out)}"
+    assert_refused_before_change(proc, "redis", expected, role_vars)
 
 
 @pytest.mark.parametrize("name", ["redis_app_password", "redis_monitor_password"])
@@ -91,4 +79,4 @@ def test_good_input_passes_preflight(tmp_path):
                  "Assert the container memory limit leaves room above redis_maxmemory",
                  "Assert the Redis ports, snapshots, extra directives and limits are sane"):
         assert task in out, out[-3000:]
-    assert not _ensure_tasks(out)
+    assert not step_tasks(out, "redis")

@@ -372,7 +372,7 @@ def test_failure_report_is_readable():
     lines = report.splitlines()
     assert lines[0] == "compose project 'commandcenter' is not healthy after 3.2s; failed: backend"
     assert lines[1] == (
-        "service backend: FAILED (unhealthy (failing streak 3)) state=running exit_code=0 restarts=0 "
+        "service backend: FAILED (unhealthy (failing streak 3)) state=running exit_code=n/a restarts=0 "
         "oom_killed=false health=unhealthy container=commandcenter-backend-1"
     )
     assert lines[2] == "  last health output: curl: (22) The requested URL returned error: 503"
@@ -699,3 +699,5 @@ def test_crash_loop_caught_between_crashes_still_fails():
                                               wall_clock=clock.time, stable_for=3)
     assert result.status == "failed" and result.polls == 2 and result.elapsed == 1.0
     assert "crash loop" in result.evaluation.failures["worker"]
+    # Running again: Docker has reset its exit code, so none is reported rather than a misleading 0.
+    assert result.evaluation.services["worker"]["exit_code"] is None
