@@ -24,6 +24,7 @@ services:
     image: {IMAGE}
     restart: unless-stopped
     command: ["sleep", "infinity"]
+    stop_signal: SIGKILL   # sleep ignores SIGTERM: recreating would wait out the 10 s grace
     healthcheck:
       test: ["CMD-SHELL", "echo probe token={SECRET} failed; exit 1"]
       interval: 1s
@@ -33,6 +34,7 @@ services:
     image: {IMAGE}
     restart: unless-stopped
     command: ["sleep", "infinity"]
+    stop_signal: SIGKILL
     healthcheck:
       test: ["CMD", "true"]
       interval: 1s
@@ -78,7 +80,8 @@ def report(capsys, text):
 
 def test_crash_loop_fails_fast_with_diagnostics(host, project, capsys):
     rc, result, raw, seconds = gate(["crasher"], fresh=host)
-    report(capsys, f"\n[health gate] crash loop: recreated and failed the gate in {seconds:.1f} s (timeout 300 s):\n"
+    report(capsys, f"\n[health gate] crash loop: recreated and failed the gate in {seconds:.1f} s "
+                   f"(gate itself {result.get('elapsed')} s, timeout 300 s):\n"
                    f"{result.get('msg', raw)[-2000:]}")
     assert rc != 0 and result.get("failed"), raw[-3000:]
     assert seconds < 30, f"crash loop took {seconds:.1f} s to fail"
@@ -92,7 +95,8 @@ def test_crash_loop_fails_fast_with_diagnostics(host, project, capsys):
 
 def test_unhealthy_fails_fast_with_health_output(host, project, capsys):
     rc, result, raw, seconds = gate(["sicko"], fresh=host)
-    report(capsys, f"\n[health gate] unhealthy: recreated and failed the gate in {seconds:.1f} s (timeout 300 s):\n"
+    report(capsys, f"\n[health gate] unhealthy: recreated and failed the gate in {seconds:.1f} s "
+                   f"(gate itself {result.get('elapsed')} s, timeout 300 s):\n"
                    f"{result.get('msg', raw)[-2000:]}")
     assert rc != 0, raw[-3000:]
     assert seconds < 30, f"unhealthy took {seconds:.1f} s to fail"
