@@ -9,7 +9,7 @@ BIN        := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Scenarios `make test` runs, in order. One scenario: make molecule SCENARIO=docker_host
-SCENARIOS  ?= docker_host postgres_pgvector redis nats default
+SCENARIOS  ?= docker_host postgres_pgvector redis nats traefik default
 SCENARIO   ?= docker_host
 
 .PHONY: help setup host images lint unit render molecule test test-fast demo demo-down bench build clean

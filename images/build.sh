@@ -26,12 +26,30 @@ pushed() {  # the registry holds exactly the local image's content
     | grep -qx "$registry/commandcenter/$1@$d"
 }
 
+# A directory may list PyPI wheels it needs in wheels.txt ("name==version sha256"), for
+# programs Debian lacks. They are fetched on this host (pip inside `docker build` has no
+# access to the host's CA bundle) into <dir>/wheels/, which the Dockerfile COPYs; the
+# sha256 pins make the content hash, and so the rebuild decision, exact.
+fetch_wheels() {  # $1 dir
+  [ -f "$1/wheels.txt" ] || return 0
+  local name hash
+  while read -r name hash; do
+    case "$name" in ''|'#'*) continue ;; esac
+    if ! ls "$1"/wheels/*.whl >/dev/null 2>&1 || ! sha256sum "$1"/wheels/*.whl | grep -q "^$hash "; then
+      python3 -m pip download -q --no-deps --only-binary :all: --dest "$1/wheels" "$name" >&2
+      sha256sum "$1"/wheels/*.whl | grep -q "^$hash " \
+        || { echo "images: $name from PyPI does not match sha256 $hash ($1/wheels.txt)" >&2; exit 1; }
+    fi
+  done < "$1/wheels.txt"
+}
+
 want=("$@")
 built=0; skipped=0
 while read -r ref dir; do
   case "$ref" in ''|'#'*) continue ;; esac
   name=${ref%%:*}; tag=${ref#*:}; image="commandcenter/$ref"
   if ((${#want[@]})) && ! printf '%s\n' "${want[@]}" | grep -qx "$name"; then continue; fi
+  fetch_wheels "$dir"
   if [ "$dir" = base ]; then
     hash=$(context_hash base "debootstrap-minbase")
   else

@@ -15,3 +15,10 @@ t=$(date +%s%N); molecule create -s docker_host >/dev/null 2>&1; echo "docker_ho
 t=$(date +%s%N); molecule converge -s docker_host >/dev/null 2>&1; echo "docker_host: first converge: $(ms "$t") ms"
 t=$(date +%s%N); molecule idempotence -s docker_host >/dev/null 2>&1; echo "docker_host: second converge (changed=0): $(ms "$t") ms"
 molecule destroy -s docker_host >/dev/null 2>&1 || true
+
+echo "== app rollout under 20 requests/s through Traefik (molecule default: the whole site)"
+molecule destroy -s default >/dev/null 2>&1 || true
+t=$(date +%s%N); molecule create -s default >/dev/null 2>&1; molecule converge -s default >/dev/null 2>&1
+echo "site: create sandbox host and first converge of the whole site: $(ms "$t") ms"
+scripts/bench_rollout.py
+molecule destroy -s default >/dev/null 2>&1 || true

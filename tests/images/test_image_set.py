@@ -55,3 +55,12 @@ def test_platform_image_runs_systemd_without_docker():
                    "command -v dockerd || echo no-dockerd; python3 -c 'print(42)'; command -v sudo; "
                    "systemctl is-enabled proc-sys-rw.service")
     assert probe.splitlines() == ["no-dockerd", "42", "/usr/bin/sudo", "enabled"]
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["version"], "Version:      3.7.15"),  # a subcommand goes to traefik, as upstream
+    (["--help"], "Traefik is a modern HTTP reverse proxy"),  # so does a flag
+    (["sh", "-c", "echo shell"], "shell"),  # anything else runs as given
+])
+def test_traefik_entrypoint_behaves_as_upstream(args, expected):
+    assert expected in docker("run", "--rm", "commandcenter/traefik:3.7", *args)

@@ -51,7 +51,7 @@ def test_containers_hold_no_secret_in_labels_or_env(host):
 
 
 def test_compose_files_hold_no_secret(host):
-    files = host.run("ls /opt/commandcenter/*/compose.yml").stdout.split()
+    files = host.run("ls /opt/commandcenter/*/compose.yml /opt/commandcenter/*/releases/*/compose.yml").stdout.split()
     assert files, "no compose files found under /opt/commandcenter"
     for path in files:
         content = host.file(path).content_string
