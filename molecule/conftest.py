@@ -61,10 +61,36 @@ def run_playbook(playbook: str | os.PathLike, *args: str, extra_vars: dict | Non
     return PlaybookRun(proc.returncode, output, parse_recap(output))
 
 
+def platform_name() -> str:
+    """The scenario's platform container (and inventory host): cc-<scenario>."""
+    return f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
+
+
+def inventory_hostvars(host: str | None = None) -> dict:
+    """The host's inventory variables, as written (templates NOT resolved: see host_var)."""
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    proc = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host", host or platform_name()],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout)
+
+
+def host_var(name: str):
+    """One variable of the platform host with its templates resolved, as a play sees it."""
+    rc, result, output = run_module("ansible.builtin.debug", {"var": name})
+    assert rc == 0 and name in result, f"cannot read {name}: {output[-1000:]}"
+    return result[name]
+
+
+def put_root_file(path: str, content: str) -> None:
+    """A root-only file on the platform host, written through stdin (never on a command line)."""
+    subprocess.run(["docker", "exec", "-i", platform_name(), "sh", "-c", f"umask 077; cat > {shlex.quote(path)}"],
+                   input=content, text=True, check=True)
+
+
 def run_module(module: str, args: dict, timeout: int = 900) -> tuple[int, dict, str]:
     """Run one module ad hoc on the scenario's host; return (rc, result dict, raw output)."""
     inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    host = f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
+    host = platform_name()
     env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
     proc = subprocess.run(["ansible", "-i", str(inventory), host, "-m", module, "-a", json.dumps(args)],

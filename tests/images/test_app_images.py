@@ -269,6 +269,15 @@ def test_health_reports_every_check_ok_and_the_version(stack):
     assert stack.json("GET", "http://api:8000/version") == (200, {"version": "1.0.0"})
 
 
+def test_health_checks_reuse_one_nats_connection(stack):
+    """NATS verifies a bcrypt hash per CONNECT: /health under load must not reconnect."""
+    stack.json("GET", "http://api:8000/health")
+    before = stack.json("GET", "http://nats:8222/varz")[1]["total_connections"]
+    for _ in range(10):
+        assert stack.json("GET", "http://api:8000/health")[1]["checks"]["nats"] == "ok"
+    assert stack.json("GET", "http://nats:8222/varz")[1]["total_connections"] == before
+
+
 def test_nats_check_reports_a_wrong_password(stack):
     proc = stack.exec("api", "python3", "-c",
                       "from commandcenter_ref import nats; nats.ping('nats://app:wrong-password@nats:4222')")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,6 +18,23 @@ ROOT = Path(__file__).resolve().parents[2]
 # Docker CLI + Compose v2 from Debian 13 (images/docker-compose): the host's own
 # docker CLI here has no compose plugin.
 COMPOSE_IMAGE = "commandcenter/docker-compose:trixie"
+
+
+def needs_images(*images: str):
+    """A skip mark for a module whose checkers run from these images (besides the compose
+    image): the reason says what is missing and how to get it. `make test` builds them,
+    so there these tests run; only a bare `pytest` run without Docker skips them."""
+    problem = None
+    if not shutil.which("docker"):
+        problem = "no docker CLI on this machine"
+    elif subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
+        problem = "the Docker engine is not reachable"
+    else:
+        for image in (COMPOSE_IMAGE, *images):
+            if subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False).returncode:
+                problem = f"image {image} missing: run `make images`"
+                break
+    return pytest.mark.skipif(problem is not None, reason=str(problem))
 
 
 def compose_config(project_dir: Path, compose_file: Path | None = None) -> subprocess.CompletedProcess:

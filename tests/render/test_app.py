@@ -8,13 +8,12 @@ Needs Docker and the images `make images` builds; skipped with the reason withou
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import COMPOSE_IMAGE, compose_config, render_variants
+from conftest import compose_config, needs_images, render_variants
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_SECRETS = {"app_secret_key": "r3nd3r-key-Vb8nM2qW4z", "app_database_password": "r3nd3r-db-Xc5vB9nL1k",
@@ -35,15 +34,7 @@ RENDERED = {
 }
 
 
-def _docker_problem() -> str | None:
-    if not shutil.which("docker"):
-        return "no docker CLI on this machine"
-    if subprocess.run(["docker", "image", "inspect", COMPOSE_IMAGE], capture_output=True, check=False).returncode:
-        return f"image {COMPOSE_IMAGE} missing: run `make images`"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_docker_problem() is not None, reason=str(_docker_problem()))
+pytestmark = needs_images()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import compose_config
+from conftest import compose_config, needs_images
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "nats"
@@ -41,17 +40,7 @@ LOCAL_INVENTORY = [ROOT / "inventories/local/group_vars/all/main.yml",
 AUTH_ON_HOST = "/opt/commandcenter/nats/secrets/auth.conf"
 
 
-def _docker_problem() -> str | None:
-    if not shutil.which("docker"):
-        return "no docker CLI on this machine"
-    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
-        return "the Docker engine is not reachable"
-    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, check=False).returncode != 0:
-        return f"image {IMAGE} missing: run `make images` (or images/build.sh nats)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_docker_problem() is not None, reason=str(_docker_problem()))
+pytestmark = needs_images(IMAGE)
 
 
 def render(tmp_path: Path, *, inventory: bool, extra: dict | None = None) -> Path:

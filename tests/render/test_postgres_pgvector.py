@@ -16,7 +16,6 @@ Needs Docker and the images `make images` builds; skipped with the reason withou
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 import uuid
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import compose_config, render_variants
+from conftest import compose_config, needs_images, render_variants
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "postgres_pgvector"
@@ -39,19 +38,7 @@ TEST_SECRETS = {"postgres_pgvector_superuser_password": "r3nder-su-Vq8mX2pL7k",
 HBA_CHECK = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_postgres_pgvector_hba_check"]
 
 
-def _docker_problem() -> str | None:
-    if not shutil.which("docker"):
-        return "no docker CLI on this machine"
-    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
-        return "the Docker engine is not reachable"
-    for image in (PG_IMAGE, EXPORTER_IMAGE):
-        if subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False).returncode != 0:
-            return f"image {image} missing: run `make images` (or images/build.sh postgres-pgvector postgres-exporter)"
-    return None
-
-
-DOCKER_PROBLEM = _docker_problem()
-pytestmark = pytest.mark.skipif(DOCKER_PROBLEM is not None, reason=str(DOCKER_PROBLEM))
+pytestmark = needs_images(PG_IMAGE, EXPORTER_IMAGE)
 
 # name -> (with inventories/local?, extra variables)
 VARIANTS = {

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import compose_config, render_variants
+from conftest import compose_config, needs_images, render_variants
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "redis"
@@ -34,18 +33,7 @@ LOCAL_INVENTORY = [ROOT / "inventories/local/group_vars/all/main.yml",
                    ROOT / "inventories/local/group_vars/all/redis.yml"]
 
 
-def _docker_problem() -> str | None:
-    if not shutil.which("docker"):
-        return "no docker CLI on this machine"
-    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
-        return "the Docker engine is not reachable"
-    for image in (REDIS_IMAGE, EXPORTER_IMAGE):
-        if subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False).returncode != 0:
-            return f"image {image} missing: run `make images` (or images/build.sh redis redis-exporter)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_docker_problem() is not None, reason=str(_docker_problem()))
+pytestmark = needs_images(REDIS_IMAGE, EXPORTER_IMAGE)
 
 
 CHECK_SCRIPT = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_redis_check_script"]

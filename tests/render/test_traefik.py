@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import compose_config, render_variants
+from conftest import compose_config, needs_images, render_variants
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "traefik"
@@ -42,17 +42,7 @@ DYNAMIC_FILES = ["traefik-tls.yml", "traefik-middlewares.yml", "traefik-services
 FINGERPRINT = {"_traefik_tls_fingerprint": "render-test"}
 
 
-def _docker_problem() -> str | None:
-    if not shutil.which("docker"):
-        return "no docker CLI on this machine"
-    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
-        return "the Docker engine is not reachable"
-    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, check=False).returncode != 0:
-        return f"image {IMAGE} missing: run `make images` (or images/build.sh traefik)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_docker_problem() is not None, reason=str(_docker_problem()))
+pytestmark = needs_images(IMAGE)
 
 # name -> (with inventories/local?, extra variables)
 VARIANTS = {

@@ -12,23 +12,44 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import run_playbook, sh
+from conftest import host_var, inventory_hostvars, put_root_file, run_playbook, sh
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 PLATFORM = f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
 CA_FILE = "/opt/commandcenter/traefik/tls/ca.crt"
+NETRC = "/root/.cc-test-app-netrc"
 
 
 class Client:
-    def __init__(self, host, variables: dict):
+    def __init__(self, host, variables: dict | None = None):
+        variables = variables or inventory_hostvars()
         self.host = host
         self.domain = variables["traefik_domain"]
         self.toolbox = f"{variables['cc_image_registry']}/commandcenter/toolbox:trixie"
-        self.users = variables["traefik_dashboard_users"]
+        self._user = None
 
-    def curl(self, name: str, path: str, *args: str) -> tuple[int, str]:
-        """curl https://<name><path> through 127.0.0.1:443 of the host; (status, body)."""
-        command = (f"docker run --rm --network host -v {CA_FILE}:/ca.crt:ro {self.toolbox} "
+    @property
+    def user(self) -> dict:
+        """The first dashboard user, password resolved from the inventory's templates."""
+        if self._user is None:
+            self._user = host_var("traefik_dashboard_users")[0]
+        return self._user
+
+    def write_netrc(self) -> str:
+        """The first dashboard user's credentials for every dashboard name, in a root-only
+        file on the host (never on a command line); pass `--netrc-file /netrc` to curl."""
+        put_root_file(NETRC, "".join(
+            f"machine {name}.{self.domain} login {self.user['name']} password {self.user['password']}\n"
+            for name in ("traefik", "flower")))
+        return NETRC
+
+    def curl(self, name: str, path: str, *args: str, netrc: bool = False) -> tuple[int, str]:
+        """curl https://<name><path> through 127.0.0.1:443 of the host; (status, body).
+        netrc: authenticate as the first dashboard user (write_netrc)."""
+        mounts = f"-v {CA_FILE}:/ca.crt:ro" + (f" -v {self.write_netrc()}:/netrc:ro" if netrc else "")
+        if netrc:
+            args = ("--netrc-file", "/netrc", *args)
+        command = (f"docker run --rm --network host {mounts} {self.toolbox} "
                    f"curl -sS --max-time 20 --cacert /ca.crt --resolve {name}:443:127.0.0.1 "
                    f"-o /dev/stdout -w '\\n%{{http_code}}' "
                    + " ".join(shlex.quote(a) for a in args) + f" https://{name}{path}")
@@ -82,9 +103,14 @@ def host_load(host, client: Client, **kwargs) -> Load:
     return Load(lambda command: sh(host, command), client.domain, client.toolbox, **kwargs)
 
 
+# The app tests converge the app part of site.yml only (its play's tag): the other
+# parts are converged, proven idempotent and unchanged by these tests.
+APP_ONLY = ("--tags", "app")
+
+
 def timed_converge(converge, **extra_vars):
     start = time.monotonic()
-    run = converge(extra_vars=extra_vars)
+    run = converge(*APP_ONLY, extra_vars=extra_vars)
     return run, time.monotonic() - start
 
 

@@ -7,13 +7,13 @@ import time
 import uuid
 
 import pytest
-from app_client import Client, app_projects
+from app_client import APP_ONLY, Client, app_projects
 from conftest import docker_json, sh
 
 
 @pytest.fixture(scope="module")
 def client(host):
-    return Client(host, host.ansible.get_variables())
+    return Client(host)
 
 
 def test_health_reports_database_redis_nats_ok_and_the_version(client):
@@ -59,8 +59,7 @@ def test_the_frontend_is_served(client):
 def test_flower_needs_the_dashboard_credentials(client):
     status, _ = client.curl(f"flower.{client.domain}", "/")
     assert status == 401
-    user = client.users[0]
-    status, page = client.curl(f"flower.{client.domain}", "/", "-u", f"{user['name']}:{user['password']}")
+    status, page = client.curl(f"flower.{client.domain}", "/", netrc=True)
     assert status == 200
     assert "Flower" in page
 
@@ -86,14 +85,15 @@ def test_one_release_runs_hardened_with_one_scheduler(host):
     release = project.removeprefix("cc-app-")
     listing = sh(host, f"stat -c '%a %u %n' /opt/commandcenter/app/releases/{release}/secrets/*").splitlines()
     assert len(listing) == 4 and all(line.startswith("600 10001 ") for line in listing), listing
-    env = " ".join(services["backend"][0]["Config"]["Env"])
-    assert "DATABASE_URL_FILE=/run/secrets/database_url" in env and "DATABASE_URL=" not in env.replace("_FILE", "")
+    env = dict(item.split("=", 1) for item in services["backend"][0]["Config"]["Env"])
+    for name in ("DATABASE_URL", "REDIS_URL", "NATS_URL", "SECRET_KEY"):  # secrets only as files
+        assert env.get(f"{name}_FILE") == f"/run/secrets/{name.lower()}" and name not in env, (name, sorted(env))
 
 
 def test_a_failed_migration_stops_the_rollout_with_its_log(host, client, converge):
     wrong = "Wr0ng-" + uuid.uuid4().hex
     before = app_projects(host)
-    run = converge(extra_vars={"app_database_password": wrong})
+    run = converge(*APP_ONLY, extra_vars={"app_database_password": wrong})
     assert run.returncode != 0 and run.failed, run.output[-3000:]
     assert "migrations failed" in run.output and "nothing was switched" in run.output, run.output[-3000:]
     assert "password authentication failed" in run.output or "OperationalError" in run.output, run.output[-3000:]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from app_client import ROOT, Client, app_projects, host_load, timed_converge, timed_playbook
+from app_client import APP_ONLY, ROOT, Client, app_projects, host_load, timed_converge, timed_playbook
 
 V2 = {"app_backend_image": "{{ cc_image_registry }}/commandcenter/cc-backend:2.0.0",
       "app_frontend_image": "{{ cc_image_registry }}/commandcenter/cc-frontend:2.0.0"}
@@ -19,7 +19,7 @@ BROKEN = {**V2, "app_backend_image": "{{ cc_image_registry }}/commandcenter/cc-b
 
 @pytest.fixture(scope="module")
 def client(host):
-    return Client(host, host.ansible.get_variables())
+    return Client(host)
 
 
 def report(what: str, load: dict, seconds: float) -> None:
@@ -74,6 +74,6 @@ def test_rollback_returns_to_the_previous_release_under_load(host, client):
 
 def test_site_after_the_rollback_changes_nothing(converge):
     """The inventory names v1, which the rollback made current again: nothing to do."""
-    run = converge()
+    run = converge(*APP_ONLY)
     assert run.returncode == 0, run.output[-3000:]
     assert run.changed == 0, run.output[-3000:]

@@ -25,6 +25,7 @@ def test_local_inventory_reaches_the_sandbox_and_summary_passes():
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "All containers healthy" in proc.stdout
     assert "networks: " in proc.stdout and "commandcenter" in proc.stdout
+    assert "app: release " in proc.stdout and "/commandcenter/cc-backend:" in proc.stdout, proc.stdout[-2000:]
 
 
 def test_every_stack_of_the_site_is_up_and_healthy(host):

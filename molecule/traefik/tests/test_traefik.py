@@ -14,14 +14,12 @@ no test prints it.
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import docker_json, run_playbook, sh
+from conftest import docker_json, inventory_hostvars, put_root_file, run_playbook, sh
 
 PROJECT = "cc-traefik"
 CONTAINER = f"{PROJECT}-traefik-1"
@@ -36,25 +34,12 @@ WRITE_DYNAMIC = Path(__file__).resolve().parents[1] / "write-dynamic.yml"
 ONLY_TRAEFIK = {"cc_molecule_roles": ["traefik"]}
 
 
-def _hostvars() -> dict:
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    proc = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host", "cc-traefik"],
-                          capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout)
-
-
-HOSTVARS = _hostvars()
+HOSTVARS = inventory_hostvars()
 DOMAIN = HOSTVARS["traefik_domain"]
 REGISTRY = HOSTVARS["cc_image_registry"]
 TOOLBOX = f"{REGISTRY}/commandcenter/toolbox:trixie"
 STAND_IN_IMAGE = f"{REGISTRY}/commandcenter/cc-frontend:1.0.0"
 USER = HOSTVARS["traefik_dashboard_users"][0]["name"]
-
-
-def put_file(path: str, content: str) -> None:
-    """A root-only file on the platform host, written through stdin (never on a command line)."""
-    subprocess.run(["docker", "exec", "-i", "cc-traefik", "sh", "-c", f"umask 077; cat > {path}"],
-                   input=content, text=True, check=True)
 
 
 def client(host, command: str, *, network: str = "host", mounts: tuple[str, ...] = ()) -> tuple[int, str]:
@@ -124,8 +109,8 @@ def netrc(host):
     """netrc files for curl: the real dashboard password, and a wrong one (root-only files on the platform)."""
     password = HOSTVARS["traefik_dashboard_admin_password"]
     lines = [f"machine {name}.{DOMAIN} login {USER} password {{pw}}" for name in ("traefik", "flower")]
-    put_file(NETRC, "\n".join(lines).format(pw=password) + "\n")
-    put_file(WRONG_NETRC, "\n".join(lines).format(pw="not-the-password-at-all") + "\n")
+    put_root_file(NETRC, "\n".join(lines).format(pw=password) + "\n")
+    put_root_file(WRONG_NETRC, "\n".join(lines).format(pw="not-the-password-at-all") + "\n")
     yield f"{NETRC}:/netrc:ro", f"{WRONG_NETRC}:/netrc:ro"
     host.run(f"rm -f {NETRC} {WRONG_NETRC}")
 
@@ -376,7 +361,7 @@ def test_routes_password_and_certificate_change_without_restart(host, converge, 
         assert served == serial
         assert status(host, f"https://{DOMAIN}/") == "404", "the frontend route should be gone"
         assert status(host, f"https://traefik.{DOMAIN}/dashboard/", "--netrc-file /netrc", mounts=(good,)) == "401"
-        put_file(NETRC + "-rotated", f"machine traefik.{DOMAIN} login {USER} password {rotated}\n")
+        put_root_file(NETRC + "-rotated", f"machine traefik.{DOMAIN} login {USER} password {rotated}\n")
         assert status(host, f"https://traefik.{DOMAIN}/dashboard/", "--netrc-file /netrc",
                       mounts=(f"{NETRC}-rotated:/netrc:ro",)) == "200"
         assert len(sh(host, f"ls {STACK_DIR}/secrets").split()) == 1, "the old users file was left behind"

@@ -32,6 +32,7 @@ app = FastAPI(title="CommandCenter reference backend", version=VERSION,
 _checks_pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")
 _redis = redis.Redis.from_url(config.redis_url(), socket_timeout=CHECK_TIMEOUT,
                               socket_connect_timeout=CHECK_TIMEOUT)
+_nats = nats.Connection(config.nats_url(), timeout=CHECK_TIMEOUT)
 
 
 class MetricsMiddleware:
@@ -99,7 +100,7 @@ def _check_redis():
 
 
 def _check_nats():
-    nats.ping(config.nats_url(), timeout=CHECK_TIMEOUT)
+    _nats.ping()
 
 
 def run_checks():
