@@ -8,8 +8,10 @@ VENV       ?= .venv
 BIN        := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-# Scenarios `make test` runs, in order. One scenario: make molecule SCENARIO=docker_host
-SCENARIOS  ?= docker_host postgres_pgvector redis nats traefik default
+# Scenarios `make test` runs: lanes separated by `;` run side by side, the scenarios of
+# a lane one after the other (scripts/molecule-lanes.sh). Sequential: LANES="a b c".
+# One scenario: make molecule SCENARIO=docker_host
+LANES      ?= default docker_host;postgres_pgvector redis nats traefik
 SCENARIO   ?= docker_host
 
 .PHONY: help setup host images lint unit render molecule test test-fast demo demo-down bench build clean
@@ -48,14 +50,7 @@ test-fast: lint unit render ## Lint, unit and render tests (no Molecule; render 
 
 test: test-fast images ## Everything: lint, unit, render, image set, every Molecule scenario
 	pytest -q tests/images
-	@passed=0; failed=0; failures=""; \
-	for s in $(SCENARIOS); do \
-	  echo "=== molecule scenario $$s"; start=$$(date +%s); \
-	  if molecule test -s $$s; then passed=$$((passed+1)); else failed=$$((failed+1)); failures="$$failures $$s"; fi; \
-	  echo "=== molecule scenario $$s: $$(( $$(date +%s) - start )) s"; \
-	done; \
-	[ -z "$$failures" ] || echo "failed scenarios:$$failures"; \
-	echo "scenarios: $$passed passed, $$failed failed"; [ $$failed -eq 0 ]
+	@IFS=';' read -ra lanes <<<"$(LANES)"; scripts/molecule-lanes.sh "$${lanes[@]}"
 
 demo: setup images ## Local demo: deploy the site into a sandbox host, then print a health summary
 	molecule converge -s default
