@@ -81,6 +81,12 @@ def host_var(name: str):
     return result[name]
 
 
+def dashboard_netrc(domain: str, user: str, password: str) -> str:
+    """A netrc file's content: the dashboard credentials for traefik.DOMAIN and flower.DOMAIN,
+    for `curl --netrc-file` (a password never goes on a command line)."""
+    return "".join(f"machine {name}.{domain} login {user} password {password}\n" for name in ("traefik", "flower"))
+
+
 def put_root_file(path: str, content: str) -> None:
     """A root-only file on the platform host, written through stdin (never on a command line)."""
     subprocess.run(["docker", "exec", "-i", platform_name(), "sh", "-c", f"umask 077; cat > {shlex.quote(path)}"],

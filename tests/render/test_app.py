@@ -8,7 +8,6 @@ Needs Docker and the images `make images` builds; skipped with the reason withou
 """
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest

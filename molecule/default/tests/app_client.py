@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import host_var, inventory_hostvars, put_root_file, run_playbook, sh
+from conftest import dashboard_netrc, host_var, inventory_hostvars, put_root_file, run_playbook, sh
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 PLATFORM = f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
@@ -21,32 +21,26 @@ NETRC = "/root/.cc-test-app-netrc"
 
 
 class Client:
-    def __init__(self, host, variables: dict | None = None):
-        variables = variables or inventory_hostvars()
+    def __init__(self, host):
+        variables = inventory_hostvars()
         self.host = host
         self.domain = variables["traefik_domain"]
         self.toolbox = f"{variables['cc_image_registry']}/commandcenter/toolbox:trixie"
-        self._user = None
+        self._netrc: str | None = None
 
-    @property
-    def user(self) -> dict:
-        """The first dashboard user, password resolved from the inventory's templates."""
-        if self._user is None:
-            self._user = host_var("traefik_dashboard_users")[0]
-        return self._user
-
-    def write_netrc(self) -> str:
-        """The first dashboard user's credentials for every dashboard name, in a root-only
-        file on the host (never on a command line); pass `--netrc-file /netrc` to curl."""
-        put_root_file(NETRC, "".join(
-            f"machine {name}.{self.domain} login {self.user['name']} password {self.user['password']}\n"
-            for name in ("traefik", "flower")))
-        return NETRC
+    def netrc(self) -> str:
+        """The first dashboard user's credentials (password resolved from the inventory's
+        templates) in a root-only file on the host, written once; for `--netrc-file`."""
+        if self._netrc is None:
+            user = host_var("traefik_dashboard_users")[0]
+            put_root_file(NETRC, dashboard_netrc(self.domain, user["name"], user["password"]))
+            self._netrc = NETRC
+        return self._netrc
 
     def curl(self, name: str, path: str, *args: str, netrc: bool = False) -> tuple[int, str]:
         """curl https://<name><path> through 127.0.0.1:443 of the host; (status, body).
-        netrc: authenticate as the first dashboard user (write_netrc)."""
-        mounts = f"-v {CA_FILE}:/ca.crt:ro" + (f" -v {self.write_netrc()}:/netrc:ro" if netrc else "")
+        netrc: authenticate as the first dashboard user (see netrc())."""
+        mounts = f"-v {CA_FILE}:/ca.crt:ro" + (f" -v {self.netrc()}:/netrc:ro" if netrc else "")
         if netrc:
             args = ("--netrc-file", "/netrc", *args)
         command = (f"docker run --rm --network host {mounts} {self.toolbox} "

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import docker_json, inventory_hostvars, put_root_file, run_playbook, sh
+from conftest import dashboard_netrc, docker_json, inventory_hostvars, put_root_file, run_playbook, sh
 
 PROJECT = "cc-traefik"
 CONTAINER = f"{PROJECT}-traefik-1"
@@ -107,10 +107,8 @@ def stand_ins(host):
 @pytest.fixture(scope="module")
 def netrc(host):
     """netrc files for curl: the real dashboard password, and a wrong one (root-only files on the platform)."""
-    password = HOSTVARS["traefik_dashboard_admin_password"]
-    lines = [f"machine {name}.{DOMAIN} login {USER} password {{pw}}" for name in ("traefik", "flower")]
-    put_root_file(NETRC, "\n".join(lines).format(pw=password) + "\n")
-    put_root_file(WRONG_NETRC, "\n".join(lines).format(pw="not-the-password-at-all") + "\n")
+    put_root_file(NETRC, dashboard_netrc(DOMAIN, USER, HOSTVARS["traefik_dashboard_admin_password"]))
+    put_root_file(WRONG_NETRC, dashboard_netrc(DOMAIN, USER, "not-the-password-at-all"))
     yield f"{NETRC}:/netrc:ro", f"{WRONG_NETRC}:/netrc:ro"
     host.run(f"rm -f {NETRC} {WRONG_NETRC}")
 
