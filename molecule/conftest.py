@@ -66,12 +66,33 @@ def platform_name() -> str:
     return f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
 
 
+# A value the local inventory generates on first use (lookup('ansible.builtin.password', ...)):
+# the tests need the generated value, not the template.
+GENERATED_RE = re.compile(r"lookup\(\s*['\"](ansible\.builtin\.)?password['\"]")
+
+
 def inventory_hostvars(host: str | None = None) -> dict:
-    """The host's inventory variables, as written (templates NOT resolved: see host_var)."""
+    """The host's inventory variables, as written (templates NOT resolved: see host_var),
+    except that the secrets the local inventory generates on first use are resolved, with
+    one ad hoc call, to the values the plays use."""
     inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    proc = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host", host or platform_name()],
+    name = host or platform_name()
+    proc = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host", name],
                           capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout)
+    hostvars = json.loads(proc.stdout)
+    generated = sorted(k for k, v in hostvars.items() if isinstance(v, str) and GENERATED_RE.search(v))
+    if generated:
+        hostvars.update(resolved_vars(generated, name))
+    return hostvars
+
+
+def resolved_vars(names: list[str], host: str | None = None) -> dict:
+    """Several variables of a host with their templates resolved, in one ad hoc call."""
+    expression = "{{ {" + ", ".join(f"{n!r}: {n}" for n in names) + "} | to_json }}"
+    rc, result, output = run_module("ansible.builtin.debug", {"msg": expression}, host=host)
+    assert rc == 0 and "msg" in result, f"cannot resolve {names}: {output[-1000:]}"
+    value = result["msg"]
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def host_var(name: str):
@@ -93,10 +114,10 @@ def put_root_file(path: str, content: str) -> None:
                    input=content, text=True, check=True)
 
 
-def run_module(module: str, args: dict, timeout: int = 900) -> tuple[int, dict, str]:
+def run_module(module: str, args: dict, timeout: int = 900, host: str | None = None) -> tuple[int, dict, str]:
     """Run one module ad hoc on the scenario's host; return (rc, result dict, raw output)."""
     inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    host = platform_name()
+    host = host or platform_name()
     env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
     proc = subprocess.run(["ansible", "-i", str(inventory), host, "-m", module, "-a", json.dumps(args)],

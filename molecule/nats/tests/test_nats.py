@@ -15,7 +15,7 @@ import time
 import uuid
 
 import pytest
-from conftest import docker_json, sh
+from conftest import docker_json, inventory_hostvars, sh
 
 PROJECT = "cc-nats"
 MB = 1024 * 1024
@@ -23,7 +23,7 @@ MB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def hostvars(host):
-    return host.ansible.get_variables()
+    return inventory_hostvars()
 
 
 def container(host) -> dict:

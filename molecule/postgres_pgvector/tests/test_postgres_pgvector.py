@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import docker_json, sh
+from conftest import docker_json, inventory_hostvars, sh
 
 PROJECT = "cc-postgres"
 STACK_DIR = "/opt/commandcenter/postgres"
@@ -32,12 +32,8 @@ ONLY_THIS_ROLE = {"cc_molecule_roles": ["postgres_pgvector"]}
 @lru_cache(maxsize=1)
 def hostvars() -> dict:
     """The role's defaults overlaid with the scenario host's variables (local group_vars + host_vars)."""
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    proc = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host",
-                           f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"],
-                          capture_output=True, text=True, check=True)
     defaults = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "roles/postgres_pgvector/defaults/main.yml"
-    return {**yaml.safe_load(defaults.read_text()), **json.loads(proc.stdout)}
+    return {**yaml.safe_load(defaults.read_text()), **inventory_hostvars()}
 
 
 def var(name: str):

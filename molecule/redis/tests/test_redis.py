@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import docker_json, sh
+from conftest import docker_json, inventory_hostvars, sh
 
 PROJECT = "cc-redis"
 STACK_DIR = "/opt/commandcenter/redis"
@@ -31,14 +31,7 @@ MIB = 1024 * 1024
 ONLY_REDIS = {"cc_molecule_roles": ["redis"]}
 
 
-def _hostvars() -> dict:
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    proc = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host", "cc-redis"],
-                          capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout)
-
-
-HOSTVARS = _hostvars()
+HOSTVARS = inventory_hostvars()
 APP_USER = HOSTVARS.get("redis_app_user", "commandcenter")
 MONITOR_USER = HOSTVARS.get("redis_monitor_user", "monitor")
 

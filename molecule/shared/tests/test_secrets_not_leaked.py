@@ -7,22 +7,16 @@ The secrets are the scenario host's variables whose names say so
 the scenario converges (cc_molecule_roles; all of them for the whole site).
 """
 import json
-import os
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
+from conftest import inventory_hostvars
 
 SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_key|secret_key)$")
 
 
 def scenario_secrets() -> dict[str, str]:
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    host = f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
-    proc = subprocess.run(["ansible-inventory", "-i", str(inventory), "--host", host],
-                          capture_output=True, text=True, check=True)
-    hostvars = json.loads(proc.stdout)
+    hostvars = inventory_hostvars()
     roles = tuple(f"{role}_" for role in hostvars.get("cc_molecule_roles", [])) or ("",)
     return {k: v for k, v in hostvars.items()
             if SECRET_NAME.search(k) and k.startswith(roles) and isinstance(v, str) and len(v) >= 4}
