@@ -14,7 +14,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 LANES      ?= default docker_host;postgres_pgvector redis nats traefik
 SCENARIO   ?= docker_host
 
-.PHONY: help setup host images lint unit render molecule test test-fast demo demo-down bench build clean
+.PHONY: help setup host images lint sanity pre-commit unit render molecule test test-fast demo demo-down bench build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,9 +33,17 @@ host: ## System packages, a running Docker engine and the local registry
 images: host ## Build the offline image set that is missing and push it to the local registry
 	@images/build.sh
 
-lint: setup ## yamllint and ansible-lint (profile production)
+lint: setup ## yamllint, ansible-lint (profile production), ruff (Python), shellcheck (every shell script)
 	yamllint -s .
 	ansible-lint
+	ruff check .
+	scripts/shellcheck.sh
+
+sanity: setup ## ansible-test sanity (validate-modules, pylint, pep8, ...) on the collection and its tests/
+	scripts/sanity.sh
+
+pre-commit: setup ## The pre-commit hooks over every file (yamllint, ansible-lint, ruff, shellcheck, fast unit tests)
+	pre-commit run --all-files
 
 unit: setup ## pytest for plugins and role metadata (no Docker)
 	pytest -q -n 2 tests/unit
@@ -46,18 +54,19 @@ render: setup images ## Templates rendered and checked by their own programs (ru
 molecule: setup images ## One Molecule scenario: make molecule SCENARIO=name
 	molecule test -s $(SCENARIO)
 
-test-fast: lint unit render ## Lint, unit and render tests (no Molecule; render needs the images)
+test-fast: lint sanity unit render ## Lint, sanity, unit and render tests (no Molecule; render needs the images)
 
-test: test-fast images ## Everything: lint, unit, render, image set, every Molecule scenario
+test: test-fast images ## Everything: lint, sanity, unit, render, image set, every Molecule scenario
 	pytest -q tests/images
 	@IFS=';' read -ra lanes <<<"$(LANES)"; scripts/molecule-lanes.sh "$${lanes[@]}"
 
 demo: setup images ## Local demo: deploy the site into a sandbox host, then print a health summary
-	molecule converge -s default
+	$(BIN)/python scripts/sandbox.py up
+	ansible-playbook -i inventories/local playbooks/site.yml
 	ansible-playbook -i inventories/local playbooks/verify.yml
 
 demo-down: setup ## Remove the local demo sandbox host
-	molecule destroy -s default
+	$(BIN)/python scripts/sandbox.py down
 
 bench: setup images ## Speed and size figures
 	@scripts/bench.sh

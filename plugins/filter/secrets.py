@@ -17,11 +17,17 @@ _PLACEHOLDERS = {
 _PLACEHOLDER_WORDS = re.compile(r"changeme|changethis|replaceme|setme|^x+$|^\*+$")
 
 
-def secret_problems(secrets, min_length=12):
+# The collection's one minimum secret length: every role checks its secrets with the
+# default, so a secret one role accepts is accepted by every role that shares it.
+MIN_LENGTH = 16
+
+
+def secret_problems(secrets, min_length=MIN_LENGTH):
     """Return "name: reason" for each unusable secret of a dict name -> value.
 
     Reasons: not set (None or empty), a placeholder (changeme, password, <...>,
-    set-me-with-ansible-vault ...), or shorter than min_length characters.
+    set-me-with-ansible-vault ...), or shorter than min_length characters
+    (16 by default, the collection's one minimum; roles do not override it).
     Values never appear in the result, only variable names.
     """
     if not isinstance(secrets, dict):

@@ -31,7 +31,6 @@ import collections
 import functools
 import json
 import re
-
 from urllib.parse import quote, quote_plus
 
 __all__ = [

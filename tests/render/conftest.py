@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Docker CLI + Compose v2 from Debian 13 (images/docker-compose): the host's own
 # docker CLI here has no compose plugin.
 COMPOSE_IMAGE = "commandcenter/docker-compose:trixie"
+# The per-host HMAC key of the renderings (on a host: /opt/commandcenter/secrets/host.key).
+RENDER_HOST_KEY = "render-test-host-key-3f9c2a7b1e6d4c8a"
 
 
 def needs_images(*images: str):
@@ -54,14 +56,17 @@ def render_variants(tmp: Path, role: str, variants: dict, rendered: dict, local_
     variants: name -> (use the local inventory?, extra variables). rendered: file name -> the Jinja
     expression of its content (e.g. a template lookup). Precedence as in a real run: role defaults,
     then the local inventory or test_secrets, then the variant's variables, then the role's
-    vars/main.yml for the internal variables. No facts are gathered.
+    vars/main.yml for the internal variables. No facts are gathered. The host key the
+    stack role reads on a real host (fact stack_host_key) is RENDER_HOST_KEY, unless a
+    variant sets its own.
     """
     role_dir = ROOT / "roles" / role
     (tmp / "templates").symlink_to(role_dir / "templates")  # the play's search path for the lookups
     (tmp / "test-secrets.yml").write_text(yaml.safe_dump(test_secrets))
+    (tmp / "host-key.yml").write_text(yaml.safe_dump({"stack_host_key": RENDER_HOST_KEY}))
     plays = []
     for name, (inventory, extra) in variants.items():
-        vars_files = [str(role_dir / "defaults" / "main.yml")]
+        vars_files = [str(role_dir / "defaults" / "main.yml"), str(tmp / "host-key.yml")]
         vars_files += [str(p) for p in local_inventory] if inventory else [str(tmp / "test-secrets.yml")]
         if extra:
             (tmp / f"{name}.yml").write_text(yaml.safe_dump(extra))

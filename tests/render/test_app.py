@@ -28,7 +28,7 @@ VARIANTS = {
 }
 RENDERED = {
     "compose.yml": "{{ lookup('ansible.builtin.template', 'compose.yml.j2') }}",
-    "traefik-app.yml": "{{ lookup('ansible.builtin.template', 'traefik-services.yml.j2') }}",
+    "traefik-app.yml": "{{ _app_traefik_services | to_nice_yaml }}",
     "secrets.json": "{{ _app_secret_files | to_json }}",
 }
 

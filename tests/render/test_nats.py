@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import compose_config, needs_images
+from conftest import RENDER_HOST_KEY, compose_config, needs_images
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "nats"
@@ -43,18 +43,20 @@ AUTH_ON_HOST = "/opt/commandcenter/nats/secrets/auth.conf"
 pytestmark = needs_images(IMAGE)
 
 
-def render(tmp_path: Path, *, inventory: bool, extra: dict | None = None) -> Path:
+def render(tmp_path: Path, *, inventory: bool, extra: dict | None = None, host_key: str = RENDER_HOST_KEY) -> Path:
     """Render the role's templates with ansible-playbook (connection local) into a fresh directory.
 
     Precedence as in a real run: role defaults, then the inventory (when asked), then
-    `extra`, with the role's vars/main.yml for the internal variables.
+    `extra`, with the role's vars/main.yml for the internal variables; `host_key` is the
+    stack role's fact stack_host_key (the host's /opt/commandcenter/secrets/host.key).
     """
     work = tmp_path / f"render-{uuid.uuid4().hex[:6]}"
     out = work / "out"
     out.mkdir(parents=True)
     # The play's directory must offer templates/ to the role's own template lookups (config-hash).
     (work / "templates").symlink_to(ROLE / "templates")
-    vars_files = [str(ROLE / "defaults" / "main.yml")]
+    (work / "host-key.yml").write_text(yaml.safe_dump({"stack_host_key": host_key}))
+    vars_files = [str(ROLE / "defaults" / "main.yml"), str(work / "host-key.yml")]
     if inventory:
         vars_files += [str(p) for p in LOCAL_INVENTORY]
     else:
@@ -113,6 +115,7 @@ def renders(tmp_path_factory) -> dict[str, Path]:
         "new-password": render(base, inventory=False,
                                extra={"nats_app_password": "r3nd3r-app-rotated-4Kd9"}),
         "unrelated": render(base, inventory=False, extra={"nats_health_timeout": 30, "nats_publish_port": True}),
+        "other-host-key": render(base, inventory=False, host_key="another-host-key-9d2e6f1a7c3b5e8d"),
     }
 
 
@@ -161,6 +164,16 @@ def test_hashes_and_config_hash_are_stable_and_move_only_with_their_inputs(rende
     assert hashes["max-payload"] != hashes["defaults"]
     assert hashes["new-password"] != hashes["defaults"]
     assert (renders["new-password"] / "nats-server.conf").read_text() == (first / "nats-server.conf").read_text()
+
+
+def test_salts_come_from_the_host_key_not_the_host_name(renders):
+    """Another host key (another host) salts the same passwords differently; nothing names the host."""
+    first, other = renders["defaults"], renders["other-host-key"]
+    assert (other / "auth.conf").read_text() != (first / "auth.conf").read_text()
+    assert derived(other)["config_hash"] != derived(first)["config_hash"]
+    assert 'server_name: "cc-nats"' in (first / "nats-server.conf").read_text()
+    for name in ("nats-server.conf", "auth.conf", "compose.yml"):
+        assert "localhost" not in (first / name).read_text(), f"{name} names the inventory host"
 
 
 def test_the_rendered_pair_runs_and_only_the_users_get_in(renders):
@@ -220,6 +233,7 @@ def test_compose_file_is_hardened_and_holds_no_secret(renders, which):
     assert nats["security_opt"] == ["no-new-privileges:true"]
     assert nats["read_only"] is True and nats["restart"] == "unless-stopped"
     assert nats["mem_limit"] == "512m" and nats["cpus"] == 1.0
+    assert nats["memswap_limit"] == nats["mem_limit"] and nats["pids_limit"] == 512
     assert nats["environment"] == {"GOMEMLIMIT": str(int(512 * 1024 * 1024 * 0.9))}
     assert nats["command"] == ["--config", "/etc/nats/nats-server.conf"]
     assert nats["networks"] == ["commandcenter"]

@@ -5,7 +5,7 @@ checked by the programs that read them.
 
 - postgresql.conf: `postgres -C ... -c config_file=<file>` from the offline image, the very check
   the role's `validate:` runs (the server's own parser and value checks);
-- pg_hba.conf: loaded by a throwaway postgres, the role's `_postgres_pgvector_hba_check`;
+- pg_hba.conf: loaded by a throwaway postgres, the role's files/pg-hba-check.sh (mounted as its validate: does);
 - compose.yml: `docker compose config -q` (this machine's compose plugin, else the offline image
   commandcenter/docker-compose; skipped, saying so, without either), and its security settings
   read from the YAML;
@@ -35,7 +35,7 @@ LOCAL_INVENTORY = [ROOT / "inventories/local/group_vars/all/main.yml",
 TEST_SECRETS = {"postgres_pgvector_superuser_password": "r3nder-su-Vq8mX2pL7k",
                 "postgres_pgvector_app_password": "r3nder-app-Hw4zN8cT1q",
                 "postgres_pgvector_monitor_password": "r3nder-mon-Bk6yR3dJ9s"}
-HBA_CHECK = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_postgres_pgvector_hba_check"]
+HBA_CHECK = ROLE / "files" / "pg-hba-check.sh"
 
 
 pytestmark = needs_images(PG_IMAGE, EXPORTER_IMAGE)
@@ -64,6 +64,7 @@ RENDERED = {
     "derived.json": "{{ {'memory': _postgres_pgvector_memory, 'shm_size': _postgres_pgvector_shm_size,"
                     " 'config_hash': _postgres_pgvector_config_hash,"
                     " 'exporter_hash': _postgres_pgvector_exporter_hash} | to_json }}",
+    "hba-check": "{{ _postgres_pgvector_hba_check }}",
 }
 
 
@@ -97,11 +98,20 @@ def hba_check(out: Path) -> subprocess.CompletedProcess:
     hba = out / "pg_hba.conf"
     hba.chmod(0o600)
     return subprocess.run(["docker", "run", "--rm", "--network", "none", "--log-driver", "none",
-                           "--entrypoint", "sh", "-v", f"{hba}:/check/pg_hba.conf:ro", PG_IMAGE, "-c", HBA_CHECK],
+                           "--entrypoint", "sh", "-v", f"{hba}:/check/pg_hba.conf:ro",
+                           "-v", f"{HBA_CHECK}:/cc-check/pg-hba-check.sh:ro", PG_IMAGE, "/cc-check/pg-hba-check.sh"],
                           capture_output=True, text=True, check=False, timeout=120)
 
 
 GOOD = ["defaults", "local-inventory", "published-no-exporter", "big-host-overrides"]
+
+
+def test_the_hba_check_is_the_roles(renders):
+    """The validate: command mounts files/pg-hba-check.sh and runs it as hba_check() does."""
+    command = (renders["local-inventory"] / "hba-check").read_text()
+    assert command.startswith("docker run --rm --network none --entrypoint sh -v %s:/check/pg_hba.conf:ro ")
+    assert "-v /opt/commandcenter/postgres/checks/pg-hba-check.sh:/cc-check/pg-hba-check.sh:ro " in command
+    assert command.endswith(" /cc-check/pg-hba-check.sh")
 
 
 @pytest.mark.parametrize("variant", GOOD)
@@ -146,7 +156,7 @@ def test_memory_settings_are_derived_as_postgres_reads_them(renders, variant, ex
     """postgres -C prints each value in its base unit (8kB pages, kB)."""
     proc = postgres_conf_check(renders[variant], *expected)
     assert proc.returncode == 0, proc.stderr
-    assert dict(zip(expected, proc.stdout.splitlines())) == expected
+    assert dict(zip(expected, proc.stdout.splitlines(), strict=False)) == expected
 
 
 def test_settings_are_rendered_typed_and_quoted(renders):
@@ -173,8 +183,6 @@ def _compose(out: Path) -> dict:
     return yaml.safe_load((out / "compose.yml").read_text())
 
 
-
-
 @pytest.mark.parametrize("variant", GOOD)
 def test_docker_compose_accepts_compose_yml(renders, variant):
     proc = compose_config(renders[variant])
@@ -192,6 +200,7 @@ def test_compose_services_are_hardened_and_unpublished(renders, variant):
         assert service["security_opt"] == ["no-new-privileges:true"]
         assert service["read_only"] is True
         assert service["mem_limit"] and service["cpus"] > 0
+        assert service["memswap_limit"] == service["mem_limit"], f"{name} may swap"
         assert service["restart"] == "unless-stopped"
         assert service["logging"]["driver"] == "json-file"
         assert service["healthcheck"]["test"][0] == "CMD"
@@ -201,6 +210,7 @@ def test_compose_services_are_hardened_and_unpublished(renders, variant):
     assert postgres["networks"] == ["commandcenter"]
     assert exporter["networks"] == ["commandcenter", "monitoring"]
     assert postgres["healthcheck"]["test"][1] == "pg_isready"
+    assert (postgres["pids_limit"], exporter["pids_limit"]) == (100 + 128, 256)
     assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_superuser_password"
     assert exporter["environment"]["DATA_SOURCE_PASS_FILE"] == "/run/secrets/postgres_monitor_password"
     assert compose["volumes"]["data"]["name"] == "cc-postgres-data"

@@ -4,7 +4,7 @@
 checked by the programs that read them.
 
 - users.acl and redis.conf: redis-server from the offline image, with the very check
-  the role's `validate:` runs (vars/main.yml `_redis_check_script`);
+  the role's `validate:` runs (files/redis-check.sh, mounted as the role mounts it);
 - the exporter's password file: loaded by redis_exporter from the offline image;
 - compose.yml: `docker compose config -q` when this machine's docker has the compose
   plugin (skipped otherwise, saying so), and its security settings read from the YAML;
@@ -36,7 +36,7 @@ LOCAL_INVENTORY = [ROOT / "inventories/local/group_vars/all/main.yml",
 pytestmark = needs_images(REDIS_IMAGE, EXPORTER_IMAGE)
 
 
-CHECK_SCRIPT = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_redis_check_script"]
+CHECK_SCRIPT = ROLE / "files" / "redis-check.sh"
 
 
 # Every rendering the tests use, made by ONE ansible-playbook run (a play each):
@@ -64,6 +64,7 @@ RENDERED = {
     "redis_exporter_password.json": "{{ _redis_exporter_password_json }}",
     "derived.json": "{{ {'mem_limit': _redis_mem_limit, 'maxmemory_bytes': _redis_maxmemory_bytes | int,"
                     " 'config_hash': _redis_config_hash, 'exporter_hash': _redis_exporter_config_hash} | to_json }}",
+    "checks.json": "{{ {'acl': _redis_check_acl, 'conf': _redis_check_conf} | to_json }}",
 }
 
 
@@ -81,13 +82,23 @@ def renders(tmp_path_factory) -> dict[str, Path]:
 def redis_check(out: Path, conf: bool = True) -> subprocess.CompletedProcess:
     """The role's check: redis-server on the rendered ACL file (and redis.conf) in a throw-away container."""
     cmd = ["docker", "run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "sh", "--log-driver", "none",
+           "-v", f"{CHECK_SCRIPT}:/cc-check/redis-check.sh:ro",
            "-v", f"{out / 'users.acl'}:/usr/local/etc/redis/users.acl:ro"]
     if conf:
-        cmd += ["-v", f"{out / 'redis.conf'}:/check/redis.conf:ro", REDIS_IMAGE, "-c", CHECK_SCRIPT, "redis-check",
+        cmd += ["-v", f"{out / 'redis.conf'}:/check/redis.conf:ro", REDIS_IMAGE, "/cc-check/redis-check.sh",
                 "/check/redis.conf"]
     else:
-        cmd += [REDIS_IMAGE, "-c", CHECK_SCRIPT, "redis-check", "--aclfile", "/usr/local/etc/redis/users.acl"]
+        cmd += [REDIS_IMAGE, "/cc-check/redis-check.sh", "--aclfile", "/usr/local/etc/redis/users.acl"]
     return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+
+
+def test_the_check_is_the_roles(renders):
+    """The validate: commands mount files/redis-check.sh and run it as redis_check() does."""
+    checks = json.loads((renders["local-inventory"] / "checks.json").read_text())
+    mount = "-v /opt/commandcenter/redis/checks/redis-check.sh:/cc-check/redis-check.sh:ro"
+    assert mount in checks["acl"] and checks["acl"].endswith(" /cc-check/redis-check.sh --aclfile /check/users.acl")
+    assert mount in checks["conf"] and checks["conf"].endswith(" /cc-check/redis-check.sh /check/redis.conf")
+    assert all(c.startswith("docker run --rm --network none --user 0 --entrypoint sh ") for c in checks.values())
 
 
 @pytest.fixture(params=["defaults", "local-inventory"])
@@ -150,12 +161,15 @@ def test_compose_file_is_hardened_and_holds_no_secret(rendered):
     assert redis["mem_limit"] == "704m" and redis["networks"] == ["commandcenter"]
     assert exporter["networks"] == ["commandcenter", "monitoring"]
     assert "$$(cat /run/secrets/redis_monitor_password)" in redis["healthcheck"]["test"][1]
+    assert exporter["healthcheck"]["test"] == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9121/health"]
+    assert (redis["pids_limit"], exporter["pids_limit"]) == (128, 256)
+    assert redis["memswap_limit"] == redis["mem_limit"] and exporter["memswap_limit"] == exporter["mem_limit"]
     assert exporter["environment"]["REDIS_PASSWORD_FILE"] == "/run/secrets/redis_exporter_password.json"
     assert not any("PASSWORD" in k and not k.endswith("_FILE") for k in exporter["environment"])
     if which == "local-inventory":
         assert redis["image"] == "172.17.0.1:5000/commandcenter/redis:8.0"
     else:
-        assert redis["image"] == "redis:8.0.2" and exporter["image"] == "oliver006/redis_exporter:v1.69.0"
+        assert redis["image"] == "redis:8.0.2" and exporter["image"] == "oliver006/redis_exporter:v1.69.0-alpine"
 
 
 def test_docker_compose_accepts_the_compose_file(rendered):
@@ -274,3 +288,25 @@ def test_exporter_image_contract():
     proc = subprocess.run(["docker", "run", "--rm", EXPORTER_IMAGE, "-version"], capture_output=True, text=True,
                           check=True)
     assert "Redis Metrics Exporter 1.69.0" in proc.stdout + proc.stderr
+
+
+def test_exporter_image_answers_the_roles_healthcheck(renders):
+    """The rendered healthcheck (wget of /health, as in the upstream -alpine image) passes in the offline image."""
+    compose = yaml.safe_load((renders["local-inventory"] / "compose.yml").read_text())
+    kind, *probe = compose["services"]["redis-exporter"]["healthcheck"]["test"]
+    assert kind == "CMD"
+    name = f"cc-render-redis-exporter-{os.getpid()}"
+    subprocess.run(["docker", "run", "-d", "--name", name, "--network", "none", "-e", "REDIS_ADDR=redis://127.0.0.1:1",
+                    EXPORTER_IMAGE], check=True, capture_output=True)
+    try:
+        for _ in range(50):
+            proc = subprocess.run(["docker", "exec", name, *probe], capture_output=True, text=True, check=False)
+            if proc.returncode == 0:
+                break
+            subprocess.run(["sleep", "0.1"], check=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        body = subprocess.run(["docker", "exec", name, "wget", "-q", "-O", "-", probe[-1]], capture_output=True,
+                              text=True, check=False).stdout
+        assert body == "ok", body
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)

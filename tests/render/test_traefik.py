@@ -3,12 +3,12 @@
 """traefik: the role's templates, rendered with the defaults (TLS by ACME) and with
 inventories/local (a local CA), checked by the programs that read them.
 
-- traefik.yml (static): the role's own check (vars/main.yml `_traefik_check_static_script`:
+- traefik.yml (static): the role's own check (files/traefik-check-static.sh:
   traefik started on the candidate in a throw-away container without network) accepts
   it; a static configuration Traefik cannot run (an entry point on a port another one
   holds) is refused by the same check;
 - the dynamic files (traefik-tls.yml, traefik-middlewares.yml, traefik-services.yml,
-  traefik-routers.yml): the role's own check (`_traefik_check_dynamic_script`: the
+  traefik-routers.yml): the role's own check (files/traefik-check-dynamic.sh: the
   directory as it will be, loaded by traefik, every logged error refuses) accepts each of
   them, with a real certificate and users file where the container has them; bad cipher
   suites, curves, rules, unknown middlewares and undecodable files are refused, while a
@@ -38,8 +38,10 @@ TEST_VALUES = {"traefik_domain": "render.example.org", "traefik_acme_email": "op
 LOCAL_INVENTORY = [ROOT / "inventories/local/group_vars/all/main.yml",
                    ROOT / "inventories/local/group_vars/all/traefik.yml"]
 DYNAMIC_FILES = ["traefik-tls.yml", "traefik-middlewares.yml", "traefik-services.yml", "traefik-routers.yml"]
-# Set by the role's tasks (tls-fingerprint.yml) before the dynamic files render.
-FINGERPRINT = {"_traefik_tls_fingerprint": "render-test"}
+# Set by the role's tasks (tls-fingerprint.yml) before the dynamic files render; and the
+# file name the dynamic entry point's check command is rendered for.
+FINGERPRINT = {"_traefik_tls_fingerprint": "render-test", "traefik_dynamic_file_name": "candidate.yml"}
+CHECKS = ROLE / "files"
 
 
 pytestmark = needs_images(IMAGE)
@@ -53,8 +55,9 @@ VARIANTS = {
         {"name": "later", "host": "later.commandcenter.test", "service": "not-yet@file", "middlewares": ["security-headers"]}]}),
     "rotated-password": (True, {**FINGERPRINT, "traefik_dashboard_admin_password": "r0tated-dash-Hx3kP9vQ7n"}),
     "other-log-level": (True, {**FINGERPRINT, "traefik_log_level": "DEBUG"}),
+    "other-host-key": (True, {**FINGERPRINT, "stack_host_key": "another-host-key-5b1d9e3f7a2c6e4b"}),
     "bad-cipher": (True, {**FINGERPRINT, "traefik_tls_cipher_suites": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-                                                                        "TLS_NO_SUCH_SUITE"]}),
+                                                                       "TLS_NO_SUCH_SUITE"]}),
     "bad-curve": (True, {**FINGERPRINT, "traefik_tls_curve_preferences": ["X25519", "CurveP999"]}),
     "bad-rule": (True, {**FINGERPRINT, "traefik_routes": [
         {"name": "broken", "rule": "Host(`a.commandcenter.test`", "service": "frontend@file"}]}),
@@ -68,8 +71,7 @@ RENDERED = {
     "traefik.yml": "{{ lookup('ansible.builtin.template', 'traefik.yml.j2') }}",
     **{name: f"{{{{ lookup('ansible.builtin.template', 'dynamic/{name}.j2') }}}}" for name in DYNAMIC_FILES},
     "users": "{{ _traefik_users_file_content }}",
-    "check-static.sh": "{{ _traefik_check_static_script }}",
-    "check-dynamic.sh": "{{ _traefik_check_dynamic_script }}",
+    "checks.json": "{{ {'static': _traefik_check_static, 'dynamic': _traefik_check_dynamic} | to_json }}",
     "derived.json": "{{ {'users_file': _traefik_users_file_name, 'config_hash': _traefik_config_hash,"
                     " 'sans': _traefik_selfsigned_sans, 'secrets': _traefik_secrets | length} | to_json }}",
 }
@@ -91,7 +93,7 @@ def certificate(tmp_path_factory) -> Path:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "commandcenter.test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     sans = [x509.DNSName(n) for n in ("commandcenter.test", "*.commandcenter.test",
                                       "render.example.org", "*.render.example.org")]
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -112,8 +114,8 @@ def static_check(out: Path) -> subprocess.CompletedProcess:
     conf = yaml.safe_load((out / "traefik.yml").read_text())
     cmd = ["docker", "run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "sh", "--log-driver", "none",
            "--tmpfs", conf["providers"]["file"]["directory"], "--tmpfs", "/etc/traefik/acme",
-           "-v", f"{out / 'traefik.yml'}:/check/traefik.yml:ro", IMAGE,
-           "-c", (out / "check-static.sh").read_text(), "traefik-check"]
+           "-v", f"{CHECKS / 'traefik-check-static.sh'}:/cc-check/traefik-check-static.sh:ro",
+           "-v", f"{out / 'traefik.yml'}:/check/traefik.yml:ro", IMAGE, "/cc-check/traefik-check-static.sh"]
     return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
 
 
@@ -131,22 +133,34 @@ def stack_dir(out: Path, certificate: Path) -> Path:
     return stack
 
 
+# The dynamic check's environment, as the role's validate: command sets it.
+DYNAMIC_ENV = ["-e", "TLS_DIR=/etc/traefik/tls", "-e", "SECRETS_DIR=/etc/traefik/secrets", "-e", "WEB_PORT=8080",
+               "-e", "WEBSECURE_PORT=8443", "-e", "PING_PORT=8081"]
+
+
 def dynamic_check(out: Path, stack: Path, name: str, candidate: Path) -> subprocess.CompletedProcess:
     """The role's dynamic check (vars/main.yml `_traefik_check_dynamic`): candidate `name` in the live directory."""
     cmd = ["docker", "run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "sh", "--log-driver", "none",
-           "-e", "DYNAMIC_DIR=/opt/commandcenter/traefik/dynamic",
+           "-e", "DYNAMIC_DIR=/opt/commandcenter/traefik/dynamic", *DYNAMIC_ENV,
+           "-v", f"{CHECKS / 'traefik-check-dynamic.sh'}:/cc-check/traefik-check-dynamic.sh:ro",
            "-v", f"{candidate}:/check/candidate:ro", "-v", f"{stack / 'dynamic'}:/check/live:ro",
-           "-v", f"{stack}:/check/stack:ro", IMAGE, "-c", (out / "check-dynamic.sh").read_text(), "traefik-check", name]
+           "-v", f"{stack}:/check/stack:ro", IMAGE, "/cc-check/traefik-check-dynamic.sh", name]
     return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
 
 
 def test_the_checks_are_the_roles(renders):
-    """The scripts the tests run are the ones the role's validate: commands embed."""
-    role_vars = (ROLE / "vars" / "main.yml").read_text()
-    assert "_traefik_check_static: >-" in role_vars and "{{ _traefik_check_static_script | quote }}" in role_vars
-    assert "{{ _traefik_check_dynamic_script | quote }}" in role_vars
-    script = (renders["local-inventory"] / "check-dynamic.sh").read_text()
-    assert "ln -sfn /check/stack/tls /etc/traefik/tls" in script and "{{" not in script
+    """The role's validate: commands mount files/traefik-check-*.sh and run them as the tests do."""
+    checks = json.loads((renders["local-inventory"] / "checks.json").read_text())
+    assert ("-v /opt/commandcenter/traefik/checks/traefik-check-static.sh:/cc-check/traefik-check-static.sh:ro"
+            in checks["static"])
+    assert checks["static"].endswith(" -v %s:/check/traefik.yml:ro 172.17.0.1:5000/commandcenter/traefik:3.7"
+                                     " /cc-check/traefik-check-static.sh")
+    assert ("-v /opt/commandcenter/traefik/checks/traefik-check-dynamic.sh:/cc-check/traefik-check-dynamic.sh:ro"
+            in checks["dynamic"])
+    assert " ".join(DYNAMIC_ENV) in checks["dynamic"]
+    assert checks["dynamic"].endswith(" /cc-check/traefik-check-dynamic.sh candidate.yml")
+    script = (CHECKS / "traefik-check-dynamic.sh").read_text()
+    assert 'ln -sfn /check/stack/tls "$TLS_DIR"' in script and "{{" not in script
 
 
 @pytest.fixture(params=["defaults", "local-inventory"])
@@ -225,7 +239,7 @@ def test_dynamic_files_content(rendered):
 
 
 def test_users_file_holds_stable_bcrypt_hashes(renders):
-    """bcrypt with a salt from seed, host and name: the same input renders the same file (idempotence)."""
+    """bcrypt with a salt from seed, host key and name: the same input renders the same file (idempotence)."""
     local = (renders["local-inventory"] / "users").read_text()
     assert local == (renders["other-log-level"] / "users").read_text()
     line = local.strip()
@@ -233,6 +247,18 @@ def test_users_file_holds_stable_bcrypt_hashes(renders):
     password = yaml.safe_load(LOCAL_INVENTORY[1].read_text())["traefik_dashboard_admin_password"]
     assert password not in local
     assert (renders["defaults"] / "users").read_text().startswith("ops:$2b$10$")
+
+
+def test_salts_and_names_come_from_the_host_key_not_the_host_name(renders):
+    """Another host key (another host) salts the same passwords differently and names the users file
+    differently; the host name is in none of it (renaming a host must not re-hash)."""
+    base, other = renders["local-inventory"], renders["other-host-key"]
+    assert (other / "users").read_text() != (base / "users").read_text()
+    derived = {out: json.loads((out / "derived.json").read_text()) for out in (base, other)}
+    assert derived[other]["users_file"] != derived[base]["users_file"]
+    assert len(derived[base]["users_file"]) == len("dashboard-users-") + 16
+    for name in ("users", "traefik.yml", "compose.yml", *DYNAMIC_FILES):
+        assert "localhost" not in (base / name).read_text(), f"{name} names the inventory host"
 
 
 def test_password_rotation_changes_the_users_file_name_not_the_static_config(renders):
@@ -263,6 +289,7 @@ def test_compose_file_is_hardened_and_holds_no_secret(rendered):
     assert svc["ports"] == ["0.0.0.0:80:8080", "0.0.0.0:443:8443"]
     assert svc["networks"] == ["commandcenter", "monitoring"]
     assert svc["mem_limit"] == "256m" and svc["cpus"] == 1.0
+    assert svc["memswap_limit"] == svc["mem_limit"] and svc["pids_limit"] == 512
     assert svc["healthcheck"]["test"] == ["CMD", "traefik", "healthcheck", "--configFile=/etc/traefik/traefik.yml"]
     assert len(svc["labels"]["com.commandcenter.config-hash"]) == 64
     assert not any("docker.sock" in str(v) for v in svc["volumes"])

@@ -72,7 +72,7 @@ class Load:
     def __init__(self, run, domain: str, toolbox: str, rate: float = 20, path: str = "/health"):
         self.run, self.domain, self.toolbox, self.rate, self.path = run, domain, toolbox, rate, path
 
-    def __enter__(self) -> "Load":
+    def __enter__(self) -> Load:
         subprocess.run(["docker", "cp", str(ROOT / "scripts" / "loadgen.py"), f"{PLATFORM}:/opt/cc-loadgen.py"],
                        check=True)
         self.run(f"docker rm -f {self.NAME} >/dev/null 2>&1 || true")

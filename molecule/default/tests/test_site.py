@@ -3,9 +3,10 @@
 """The whole site on one host, through the local inventory's variables."""
 import os
 import subprocess
+import time
 from pathlib import Path
 
-from conftest import docker_json
+from conftest import PlaybookRun, docker_json, parse_recap, platform_name, sh
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 
@@ -16,16 +17,68 @@ def test_engine_serves_the_shared_networks(host):
         assert docker_json(host, "network", "inspect", name)["Name"] == name
 
 
-def test_local_inventory_reaches_the_sandbox_and_summary_passes():
-    """playbooks/verify.yml through inventories/local: the demo's health summary."""
+def operator_run(playbook: str, *args: str) -> PlaybookRun:
+    """A playbook run exactly as the README tells an operator, with inventories/local, whose
+    host is named cc-sandbox, pointed at this scenario's host (named cc-default in Molecule's
+    inventory) and at the secrets Molecule's run generated."""
+    secrets = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / ".secrets"
     proc = subprocess.run(
-        ["ansible-playbook", "-i", str(ROOT / "inventories" / "local"), str(ROOT / "playbooks" / "verify.yml")],
+        ["ansible-playbook", "-i", str(ROOT / "inventories" / "local"), str(ROOT / "playbooks" / playbook),
+         "-e", f"ansible_host={platform_name()}", "-e", f"cc_local_secrets_dir={secrets}", *args],
         capture_output=True, text=True, check=False, cwd=ROOT,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"})
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "All containers healthy" in proc.stdout
-    assert "networks: " in proc.stdout and "commandcenter" in proc.stdout
-    assert "app: release " in proc.stdout and "/commandcenter/cc-backend:" in proc.stdout, proc.stdout[-2000:]
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+             "ANSIBLE_NOCOLOR": "1"})
+    output = proc.stdout + proc.stderr
+    return PlaybookRun(proc.returncode, output, parse_recap(output))
+
+
+def test_renamed_host_converges_with_no_change():
+    """The host converged as cc-default, re-run through the operator's inventory as cc-sandbox:
+    nothing that matters (CA, password hashes, release ids, config hashes) depends on the name."""
+    run = operator_run("site.yml")
+    assert run.returncode == 0, run.output[-6000:]
+    assert list(run.recap) == ["cc-sandbox"], run.recap
+    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
+    print(f"inventory rename cc-default -> cc-sandbox: site.yml changed={run.changed}")
+    assert run.changed == 0, "renaming the host changed:\n" + "\n".join(changed) + run.output[-4000:]
+
+
+def test_summary_names_endpoints_credentials_health_and_releases():
+    """playbooks/verify.yml through inventories/local: what `make demo` ends with."""
+    run = operator_run("verify.yml")
+    assert run.returncode == 0, run.output[-4000:]
+    out = " ".join(run.output.split())
+    assert "All containers healthy" in out and "no problems found" in out, run.output[-4000:]
+    for url in ("https://api.commandcenter.test/health", "https://commandcenter.test/",
+                "https://flower.commandcenter.test/", "https://traefik.commandcenter.test/dashboard/"):
+        assert url in out, f"{url} not in the summary"
+    assert "try: curl --resolve api.commandcenter.test:443:" in out
+    assert "--cacert <(docker exec cc-default cat /opt/commandcenter/traefik/tls/ca.crt)" in out
+    assert "take the users of traefik_dashboard_users (admin)" in out
+    assert "every generated secret of this sandbox is a file in" in out
+    assert "SERVICE STATE HEALTH RESTARTS IMAGE" in out
+    assert "app: current release " in out and "/commandcenter/cc-backend:" in out
+    assert "cc-redis-redis-1 running healthy 0" in out
+
+
+def test_summary_reports_a_missing_beat(host):
+    """A release without its scheduler (the state a killed rollout could leave) is named, and
+    verify.yml fails; with the beat back it passes again."""
+    beat = sh(host, "docker ps --filter label=com.docker.compose.service=beat --format '{{.Names}}'")
+    assert beat, "no beat running before the test"
+    sh(host, f"docker stop {beat}")
+    try:
+        run = operator_run("verify.yml")
+        out = " ".join(run.output.split())
+        assert run.returncode != 0, "verify.yml passed without a Celery beat"
+        assert "no Celery beat is running: scheduled tasks do not run" in out, run.output[-3000:]
+    finally:
+        sh(host, f"docker start {beat}")
+    for _ in range(60):
+        if "healthy" in sh(host, f"docker inspect --format '{{{{.State.Health.Status}}}}' {beat}"):
+            break
+        time.sleep(1)
+    assert operator_run("verify.yml").returncode == 0
 
 
 def test_every_stack_of_the_site_is_up_and_healthy(host):

@@ -9,6 +9,7 @@ the probe on stdin, never on its command line.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import shlex
 import time
@@ -99,10 +100,11 @@ def test_nats_is_healthy_and_hardened(nats):
 
 
 def files_hash(host) -> str:
-    """sha256 of exactly the files nats reads: its config, then its accounts file."""
+    """HMAC-SHA256, keyed by the host key, of exactly the files nats reads: its config, then its accounts file."""
     content = "".join(host.file(path).content_string for path in (
         "/opt/commandcenter/nats/config/nats-server.conf", "/opt/commandcenter/nats/secrets/auth.conf"))
-    return hashlib.sha256(content.encode()).hexdigest()
+    key = host.file("/opt/commandcenter/secrets/host.key").content_string.strip()
+    return hmac.new(key.encode(), content.encode(), hashlib.sha256).hexdigest()
 
 
 def test_config_hash_label_is_the_hash_of_the_files_nats_reads(host, nats):

@@ -8,10 +8,8 @@ or Prometheus would reach them.
 """
 from __future__ import annotations
 
-import json
 import os
 import shlex
-import subprocess
 import time
 from functools import lru_cache
 from pathlib import Path

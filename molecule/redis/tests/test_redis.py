@@ -10,12 +10,9 @@ prints a password.
 """
 from __future__ import annotations
 
-import json
-import os
 import shlex
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from conftest import docker_json, inventory_hostvars, sh
@@ -206,6 +203,8 @@ def test_containers_are_hardened(host):
         assert hc["RestartPolicy"]["Name"] == "unless-stopped", name
         assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}, name
         assert "com.commandcenter.config-hash" in c["Config"]["Labels"], name
+        # Both have a healthcheck: the exporter's probes its /health with wget (see compose.yml.j2).
+        assert c["State"]["Health"]["Status"] == "healthy", name
     assert set(docker_json(host, "inspect", REDIS)["NetworkSettings"]["Networks"]) == {"commandcenter"}
     assert set(docker_json(host, "inspect", EXPORTER)["NetworkSettings"]["Networks"]) == {"commandcenter", "monitoring"}
 

@@ -294,7 +294,7 @@ def test_only_http_and_https_are_published(host):
 
 # --- changes -----------------------------------------------------------------------------
 
-def write_dynamic(name: str, content) -> "object":
+def write_dynamic(name: str, content) -> object:
     return run_playbook(WRITE_DYNAMIC, extra_vars={"traefik_dynamic_file_name": name,
                                                    "traefik_dynamic_file_content": content})
 

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
+# shellcheck shell=bash
 # Provision the roles, the application database and the vector extension, idempotently.
 # Runs INSIDE the postgres container (docker exec -i ... bash -c "<this>" provision ARGS),
 # as the OS user postgres, connecting to the unix socket as the superuser (peer auth).

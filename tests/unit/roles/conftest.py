@@ -28,6 +28,47 @@ def run_role(tmp_path: Path, role: str, role_vars: dict, *args: str) -> subproce
         capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300)
 
 
+def run_tasks(tmp_path: Path, tasks: list, *args: str) -> subprocess.CompletedProcess:
+    """Run a play of these tasks (facts gathered) in check mode against localhost."""
+    playbook = tmp_path / "tasks.yml"
+    playbook.write_text(json.dumps([{"name": "Tasks probe", "hosts": "all", "gather_facts": True, "tasks": tasks}]))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+           "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", "--check",
+         "-e", f"ansible_python_interpreter={sys.executable}", *args, str(playbook)],
+        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300)
+
+
+def preflight_assert(role: str) -> str:
+    """The header of the task that fails with every problem of the role (the stack role's preflight entry point)."""
+    return f"TASK [commandcenter.infra.stack : Assert the inputs are usable for {role}]"
+
+
+def assert_preflight_passed(proc: subprocess.CompletedProcess, role: str) -> str:
+    """The role's preflight ran and found nothing: its one assertion is ok."""
+    out = proc.stdout + proc.stderr
+    assert preflight_assert(role) in out, out[-3000:]
+    result = out.split(preflight_assert(role), 1)[1].split("TASK [", 1)[0]
+    assert "ok: [localhost]" in result, out[-3000:]
+    return out
+
+
+# What Jinja says when a string from -e meets a number: none of it may show.
+TYPE_ERRORS = ("not supported between instances of", "unsupported operand type", "can only concatenate",
+               "must be real number, not str", "TypeError")
+
+
+def assert_numbers_as_strings_pass(proc: subprocess.CompletedProcess, role: str) -> str:
+    """Numeric variables given as strings (-e name=value) pass preflight and the role goes on to its next step
+    (a task named "Ensure ..." starts) without a type error anywhere in the run."""
+    out = assert_preflight_passed(proc, role)
+    assert step_tasks(out, role), f"no step after preflight started:\n{out[-3000:]}"
+    errors = [text for text in TYPE_ERRORS if text in out]
+    assert not errors, f"type errors {errors}:\n{out[-3000:]}"
+    return out
+
+
 def step_tasks(output: str, role: str) -> list[str]:
     """Headers of the role's tasks after preflight that started (those named "Ensure ...")."""
     return [line for line in output.splitlines()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import assert_refused_before_change, run_role
+from conftest import assert_numbers_as_strings_pass, assert_preflight_passed, assert_refused_before_change, run_role
 
 CASES = [
     ("docker_host", {"docker_host_package_source": "podman"},
@@ -48,7 +48,20 @@ def test_good_input_passes_preflight(tmp_path):
     """The defaults pass argument_specs and preflight (preflight only: nothing else is touched)."""
     proc = run_role(tmp_path, "docker_host", {}, "--tags", "docker_host_preflight")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    out = proc.stdout + proc.stderr
-    assert "Assert the docker_host variables are sane" in out
-    assert "ok: [localhost]" in out.split("Assert the docker_host variables are sane", 1)[1].split("TASK", 1)[0], \
-        out[-3000:]
+    assert_preflight_passed(proc, "docker_host")
+
+
+def test_every_problem_is_reported_together(tmp_path):
+    """Three bad variables: one failure names all three."""
+    proc = run_role(tmp_path, "docker_host", {"docker_host_log_max_size": "huge", "docker_host_networks": ["a b"],
+                                              "docker_host_service_environment": {"1X": "y"}})
+    out = assert_refused_before_change(proc, "docker_host", [
+        "docker_host: 3 input problem(s)", "docker_host_log_max_size must look like 10m, 512k or 1g, got huge",
+        "docker_host_networks: invalid network name(s) ['a b']", "docker_host_service_environment"])
+    assert out.count("FAILED!") == 1
+
+
+def test_numbers_given_as_strings_pass_preflight(tmp_path):
+    """-e docker_host_log_max_file=2 is a string: preflight compares the coerced number, the role goes on."""
+    proc = run_role(tmp_path, "docker_host", {}, "-e", "docker_host_log_max_file=2")
+    assert_numbers_as_strings_pass(proc, "docker_host")

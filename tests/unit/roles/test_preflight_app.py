@@ -9,7 +9,7 @@ step ("Ensure ...") starts. No Docker needed.
 from __future__ import annotations
 
 import pytest
-from conftest import assert_refused_before_change, run_role
+from conftest import assert_numbers_as_strings_pass, assert_refused_before_change, run_role
 
 # Valid, random-looking test values (not used anywhere else).
 GOOD = {"app_secret_key": "Zq4Lw8Xe2Rn6Tb0Vy3Mk", "app_database_password": "p9Gt3Hs7Jd1Kf5Lq8Wz2",
@@ -29,16 +29,16 @@ CASES = [
     ("bad-type-flower", {**GOOD, "app_flower_enabled": "perhaps"}, ["app_flower_enabled", "bool"]),
     # values (preflight)
     ("latest-image", {**GOOD, "app_backend_image": "ghcr.io/commandcenter/commandcenter-backend:latest"},
-     ["app_backend_image and app_frontend_image must name a pinned tag", ":latest"]),
+     ["app_backend_image must name a pinned tag", ":latest"]),
     ("untagged-image", {**GOOD, "app_frontend_image": "ghcr.io/commandcenter/commandcenter-frontend"},
-     ["must name a pinned tag or digest"]),
+     ["app_frontend_image must name a pinned tag or digest", "got ghcr.io/commandcenter/commandcenter-frontend"]),
     ("zero-replicas", {**GOOD, "app_backend_replicas": 0}, ["app_backend_replicas must be 1 or more"]),
     ("root-uid", {**GOOD, "app_uid": 0}, ["app_uid must not be 0"]),
     ("one-release-kept", {**GOOD, "app_releases_kept": 1}, ["app_releases_kept must be 2 or more"]),
     ("env-sets-a-secret", {**GOOD, "app_env": {"DATABASE_URL": "postgresql://x"}},
      ["app_env must not set", "DATABASE_URL"]),
     ("env-bad-name", {**GOOD, "app_env": {"lower case": "1"}}, ["app_env: not environment variable names"]),
-    ("memory-format", {**GOOD, "app_worker_mem_limit": "lots"}, ["memory limits must be docker sizes", "lots"]),
+    ("memory-format", {**GOOD, "app_worker_mem_limit": "lots"}, ["app_worker_mem_limit must be a docker size", "lots"]),
     ("embedding-dim", {**GOOD, "app_embedding_dim": 20000}, ["app_embedding_dim must be 1-16000"]),
 ]
 
@@ -57,3 +57,29 @@ def test_refusal_never_shows_the_secret(tmp_path):
     assert proc.returncode != 0
     assert "app_secret_key: shorter than 16 characters" in out
     assert value not in out
+
+
+def test_every_problem_is_reported_together(tmp_path):
+    proc = run_role(tmp_path, "app", {**GOOD, "app_secret_key": "", "app_backend_replicas": 0, "app_uid": 0,
+                                      "app_redis_port": 70000})
+    out = assert_refused_before_change(proc, "app", [
+        "app: 4 input problem(s)", "app_secret_key: not set", "app_backend_replicas must be 1 or more, got 0",
+        "app_uid must not be 0", "app_redis_port must be 1-65535, got 70000"], GOOD)
+    assert out.count("FAILED!") == 1
+
+
+def test_a_secret_the_data_tier_accepts_is_accepted_here(tmp_path):
+    """One minimum length (16) for the whole collection: a 16-character password passes every role."""
+    proc = run_role(tmp_path, "app", {**GOOD, "app_database_password": "Ab3dE6gH9jK2mN5q"}, "--tags", "app_preflight")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+
+
+def test_numbers_given_as_strings_pass_preflight(tmp_path):
+    """-e passes strings: argument_specs accepts "2" for an int, and so do preflight and the rest of the role."""
+    proc = run_role(tmp_path, "app", GOOD, "-e", "app_backend_replicas=2", "-e", "app_worker_replicas=1",
+                    "-e", "app_embedding_dim=384", "-e", "app_database_port=5432", "-e", "app_redis_port=6379",
+                    "-e", "app_redis_db=1", "-e", "app_nats_port=4222", "-e", "app_uid=10001", "-e", "app_backend_cpus=0.5",
+                    "-e", "app_releases_kept=3", "-e", "app_switch_grace=1", "-e", "app_stop_grace_period=10",
+                    "-e", "app_health_timeout=60", "-e", "app_log_max_file=2",
+                    "-e", "app_backend_pids_limit=128")
+    assert_numbers_as_strings_pass(proc, "app")

@@ -9,7 +9,13 @@ configure/deploy ("Ensure ...") runs.
 from __future__ import annotations
 
 import pytest
-from conftest import assert_refused_before_change, run_role, step_tasks
+from conftest import (
+    assert_numbers_as_strings_pass,
+    assert_preflight_passed,
+    assert_refused_before_change,
+    run_role,
+    step_tasks,
+)
 
 APP = "Tq3vW8kZp2Lr9YxN4cHs"
 MONITOR = "Hm6Jd2Qw9Ez4Rb7Uk1Pf"
@@ -20,7 +26,8 @@ CASES = [
     ("missing-app-password", {"nats_app_password": ""}, ["nats_app_password: not set"]),
     ("missing-monitor-password", {"nats_monitor_password": None}, ["nats_monitor_password: not set"]),
     ("placeholder-app-password", {"nats_app_password": "changeme"}, ["nats_app_password: is a placeholder"]),
-    ("short-app-password", {"nats_app_password": "Xy7"}, ["nats_app_password: shorter than 12"]),
+    ("short-app-password", {"nats_app_password": "Xy7"}, ["nats_app_password: shorter than 16"]),
+    ("fourteen-character-password", {"nats_app_password": "Ab3dE6gH9jK2mN"}, ["nats_app_password: shorter than 16"]),
     ("long-monitor-password", {"nats_monitor_password": "Vb8" * 25}, ["nats_monitor_password", "72 bytes"]),
     ("same-passwords", {"nats_monitor_password": APP}, ["nats_monitor_password", "differ"]),
     # Types and choices (argument_specs).
@@ -43,9 +50,41 @@ def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
 
 
 def test_good_input_passes_preflight(tmp_path):
-    """The defaults plus real passwords pass argument_specs and every preflight assertion."""
+    """The defaults plus real passwords pass argument_specs and every preflight check."""
     proc = run_role(tmp_path, "nats", GOOD, "--tags", "nats_preflight")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    assert "failed=0" in out and "Assert the NATS limits fit together" in out
+    assert "failed=0" in out
+    assert_preflight_passed(proc, "nats")
     assert not step_tasks(out, "nats")
+
+
+def test_every_problem_is_reported_together(tmp_path):
+    proc = run_role(tmp_path, "nats", {**GOOD, "nats_monitor_port": 70000, "nats_uid": 0, "nats_max_payload": "1 MB",
+                                       "nats_app_account": "SYS"})
+    out = assert_refused_before_change(proc, "nats", [
+        "nats: 4 input problem(s)", "nats_monitor_port: must be a port 1-65535, got 70000", "nats_uid", "root",
+        "nats_max_payload: a NATS size", "got 1 MB", "nats_system_account: must differ from nats_app_account"], GOOD)
+    assert out.count("FAILED!") == 1
+
+
+@pytest.mark.parametrize(("memory", "limit", "fits"), [("1G", "1g", True), ("1GB", "1g", False), ("500M", "477m", True)],
+                         ids=["G-is-1000-based", "GB-is-1024-based", "M-is-1000-based"])
+def test_sizes_are_read_as_nats_server_reads_them(tmp_path, memory, limit, fits):
+    """nats-server's K, M, G are powers of 1000 and KB, MB, GB powers of 1024 (conf/parse.go); Docker's m, g of 1024."""
+    proc = run_role(tmp_path, "nats", {**GOOD, "nats_jetstream_max_memory": memory, "nats_mem_limit": limit},
+                    *(["--tags", "nats_preflight"] if fits else []))
+    if fits:
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    else:
+        assert_refused_before_change(proc, "nats", [f"nats_jetstream_max_memory ({memory}) must be below nats_mem_limit"],
+                                     GOOD)
+
+
+def test_numbers_given_as_strings_pass_preflight(tmp_path):
+    """-e passes strings: argument_specs accepts "4222" for an int, and so do preflight and the rest of the role."""
+    proc = run_role(tmp_path, "nats", GOOD, "-e", "nats_client_port=4222", "-e", "nats_monitor_port=8222",
+                    "-e", "nats_bcrypt_cost=10", "-e", "nats_uid=1000", "-e", "nats_gid=1000", "-e", "nats_cpus=0.5",
+                    "-e", "nats_max_connections=100", "-e", "nats_log_max_file=2", "-e", "nats_health_timeout=60",
+                    "-e", "nats_pids_limit=256")
+    assert_numbers_as_strings_pass(proc, "nats")

@@ -8,7 +8,13 @@ no Docker): argument_specs or preflight must stop it before any "Ensure" task ru
 from __future__ import annotations
 
 import pytest
-from conftest import assert_refused_before_change, run_role, step_tasks
+from conftest import (
+    assert_numbers_as_strings_pass,
+    assert_preflight_passed,
+    assert_refused_before_change,
+    run_role,
+    step_tasks,
+)
 
 ROLE = "postgres_pgvector"
 GOOD = {
@@ -25,6 +31,9 @@ CASES = [
      ["postgres_pgvector_app_password: is a placeholder"]),
     ("short-secret", {"postgres_pgvector_monitor_password": "Sh0rt-pw"},
      ["postgres_pgvector_monitor_password: shorter than"]),
+    # one minimum for the collection: what the app role would refuse, the data tier refuses too
+    ("fourteen-character-secret", {"postgres_pgvector_app_password": "Ab3dE6gH9jK2mN"},
+     ["postgres_pgvector_app_password: shorter than 16 characters"]),
     ("multiline-secret", {"postgres_pgvector_app_password": "first-line-secret\nsecond-line"},
      ["postgres_pgvector_app_password: a password must be a single line"]),
     # types and choices: argument_specs
@@ -63,5 +72,42 @@ def test_good_input_passes_preflight(tmp_path):
     proc = run_role(tmp_path, ROLE, GOOD, "--tags", "postgres_pgvector_preflight")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    assert "Assert the postgres_pgvector variables are sane" in out
+    assert_preflight_passed(proc, ROLE)
     assert not step_tasks(out, ROLE)
+
+
+def test_every_problem_is_reported_together(tmp_path):
+    proc = run_role(tmp_path, ROLE, {**GOOD, "postgres_pgvector_app_password": "", "postgres_pgvector_work_mem": "16mb",
+                                     "postgres_pgvector_host_port": 0, "postgres_pgvector_max_connections": 5})
+    out = assert_refused_before_change(proc, ROLE, [
+        "postgres_pgvector: 4 input problem(s)", "postgres_pgvector_app_password: not set",
+        "postgres_pgvector_work_mem: empty (derived) or a PostgreSQL size", "got 16mb",
+        "postgres_pgvector_host_port: between 1 and 65535, got 0", "postgres_pgvector_max_connections: between 10 and 10000, got 5"],
+        GOOD)
+    assert out.count("FAILED!") == 1
+
+
+@pytest.mark.parametrize("settings", [{"postgres_pgvector_shared_buffers": "65536"},
+                                      {"postgres_pgvector_work_mem": "16384", "postgres_pgvector_maintenance_work_mem": "1GB"},
+                                      {"postgres_pgvector_effective_cache_size": "1TB", "postgres_pgvector_shared_buffers": "134217728B"}],
+                         ids=["bare-shared-buffers-in-8kB-pages", "bare-work-mem-in-kB", "B-and-TB"])
+def test_postgres_sizes_accept_postgres_units(tmp_path, settings):
+    proc = run_role(tmp_path, ROLE, {**GOOD, **settings}, "--tags", "postgres_pgvector_preflight")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+
+
+def test_bare_shared_buffers_count_8kb_pages(tmp_path):
+    """131072 pages of 8kB are 1 GiB: more than half of a 1g limit."""
+    proc = run_role(tmp_path, ROLE, {**GOOD, "postgres_pgvector_memory_limit": "1g",
+                                     "postgres_pgvector_shared_buffers": "131072"})
+    assert_refused_before_change(proc, ROLE, ["postgres_pgvector_shared_buffers: 131072 is more than half of"], GOOD)
+
+
+def test_numbers_given_as_strings_pass_preflight(tmp_path):
+    """-e passes strings: argument_specs accepts "100" for an int, and so do preflight and the rest of the role."""
+    proc = run_role(tmp_path, ROLE, GOOD, "-e", "postgres_pgvector_max_connections=100",
+                    "-e", "postgres_pgvector_host_port=5433", "-e", "postgres_pgvector_cpus=1.5",
+                    "-e", "postgres_pgvector_exporter_cpus=0.5", "-e", "postgres_pgvector_log_max_file=2",
+                    "-e", "postgres_pgvector_health_timeout=60",
+                    "-e", "postgres_pgvector_pids_limit=300")
+    assert_numbers_as_strings_pass(proc, ROLE)

@@ -9,7 +9,13 @@ step ("Ensure ...") starts. No Docker needed.
 from __future__ import annotations
 
 import pytest
-from conftest import assert_refused_before_change, run_role, step_tasks
+from conftest import (
+    assert_numbers_as_strings_pass,
+    assert_preflight_passed,
+    assert_refused_before_change,
+    run_role,
+    step_tasks,
+)
 
 # Valid, random-looking test values (not used anywhere else).
 GOOD = {"redis_app_password": "q7Vd2LmX9pRt4KsW8nZb", "redis_monitor_password": "H3jN6cQy1TfU5wEa0Gxo"}
@@ -70,13 +76,45 @@ def test_refusal_never_shows_the_secret(tmp_path, name):
 
 
 def test_good_input_passes_preflight(tmp_path):
-    """The defaults plus two real passwords pass argument_specs and every preflight assertion."""
+    """The defaults plus two real passwords pass argument_specs and every preflight check."""
     proc = run_role(tmp_path, "redis", GOOD, "--tags", "redis_preflight")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "failed=0" in out
-    for task in ("Assert the Redis passwords are set and not placeholders",
-                 "Assert the container memory limit leaves room above redis_maxmemory",
-                 "Assert the Redis ports, snapshots, extra directives and limits are sane"):
-        assert task in out, out[-3000:]
+    assert_preflight_passed(proc, "redis")
     assert not step_tasks(out, "redis")
+
+
+def test_every_problem_is_reported_together(tmp_path):
+    """Bad values of four variables and a missing password: one failure lists all of them."""
+    proc = run_role(tmp_path, "redis", {"redis_app_password": GOOD["redis_app_password"], "redis_port": 0,
+                                        "redis_maxmemory": "lots", "redis_save": ["daily"], "redis_data_dir": "data"})
+    out = assert_refused_before_change(proc, "redis", [
+        "redis: 5 input problem(s)", "redis_monitor_password: not set", "redis_port must be 1-65535, got 0",
+        "redis_maxmemory must be a positive size", "got lots", "redis_save entries", "daily",
+        "redis_data_dir must be an absolute path", "got data"], GOOD)
+    assert out.count("FAILED!") == 1
+
+
+@pytest.mark.parametrize(("maxmemory", "mem_limit"), [("1g", "955m"), ("512m", "489m"), ("1048576kb", "1025m")],
+                         ids=["g-is-1000-based", "m-is-1000-based", "kb-is-1024-based"])
+def test_maxmemory_is_read_in_redis_units(tmp_path, maxmemory, mem_limit):
+    """redis.conf's k, m, g are powers of 1000 (kb, mb, gb of 1024): 1g is 953.7 MiB, below a 955m container limit."""
+    proc = run_role(tmp_path, "redis", {**GOOD, "redis_maxmemory": maxmemory, "redis_mem_limit": mem_limit},
+                    "--tags", "redis_preflight")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+
+
+def test_maxmemory_in_gb_is_1024_based(tmp_path):
+    proc = run_role(tmp_path, "redis", {**GOOD, "redis_maxmemory": "1gb", "redis_mem_limit": "1000m"})
+    assert_refused_before_change(proc, "redis", ["redis_mem_limit (1000m) must be larger than redis_maxmemory (1gb)"],
+                                 GOOD)
+
+
+def test_numbers_given_as_strings_pass_preflight(tmp_path):
+    """-e passes strings: argument_specs accepts "6380" for an int, and so do preflight and the rest of the role."""
+    proc = run_role(tmp_path, "redis", GOOD, "-e", "redis_port=6380", "-e", "redis_host_port=6380",
+                    "-e", "redis_exporter_port=9122", "-e", "redis_cpus=0.5", "-e", "redis_log_max_file=2",
+                    "-e", "redis_health_timeout=60", "-e", "redis_user_id=999",
+                    "-e", "redis_pids_limit=128")
+    assert_numbers_as_strings_pass(proc, "redis")

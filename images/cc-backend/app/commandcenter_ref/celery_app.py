@@ -62,7 +62,7 @@ def add(x, y):
 @app.task(name="commandcenter_ref.heartbeat", ignore_result=True)
 def heartbeat():
     """Scheduled by beat: the time of the last beat, for monitoring."""
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     client = redis.Redis.from_url(config.redis_url(), socket_timeout=5, socket_connect_timeout=5)
     client.set(HEARTBEAT_KEY, now, ex=int(HEARTBEAT_INTERVAL * 4))
     log.info("heartbeat stored", extra={"key": HEARTBEAT_KEY, "at": now})

@@ -52,6 +52,7 @@ def cmd_api(extra):
     from . import logs
     logs.configure()
     import logging
+
     import uvicorn
     logging.getLogger("cc-backend").info(
         "starting api", extra={"version": config.version(),
@@ -81,7 +82,9 @@ def cmd_migrate(extra):
     from . import logs
     logs.configure()
     import logging
+
     from alembic import command
+
     from . import db
     log = logging.getLogger("cc-backend")
     head = db.image_head()

@@ -8,7 +8,6 @@ import os
 
 import pytest
 import yaml
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.commandcenter.infra.plugins.filter.redact import (

@@ -3,7 +3,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.commandcenter.infra.plugins.filter.secrets import FilterModule, secret_problems
+from ansible_collections.commandcenter.infra.plugins.filter.secrets import MIN_LENGTH, FilterModule, secret_problems
 
 
 @pytest.mark.parametrize("value", ["changeme", "CHANGE_ME", "change-me", "Password", "<redis password>",
@@ -18,15 +18,22 @@ def test_missing_is_refused(value):
 
 
 def test_short_is_refused_and_length_is_settable():
-    assert secret_problems({"a": "s3cr3t-ok"}) == ["a: shorter than 12 characters"]
+    assert secret_problems({"a": "s3cr3t-ok"}) == ["a: shorter than 16 characters"]
     assert secret_problems({"a": "s3cr3t-ok"}, min_length=8) == []
 
 
+def test_the_collection_s_one_minimum_is_16():
+    """Every role uses the default: 15 characters are refused everywhere, 16 accepted everywhere."""
+    assert MIN_LENGTH == 16
+    assert secret_problems({"a": "Zq8#vW2!pLr5-tY"}) == ["a: shorter than 16 characters"]
+    assert secret_problems({"a": "Zq8#vW2!pLr5-tYu"}) == []
+
+
 def test_good_secrets_pass_and_values_never_appear():
-    good = {"one": "Zq8#vW2!pLr5-tY", "two": "correct horse battery staple"}
+    good = {"one": "Zq8#vW2!pLr5-tYu", "two": "correct horse battery staple"}
     assert secret_problems(good) == []
     problems = secret_problems({"bad": "changeme-now", "short": "abc123", **good})
-    assert problems == ["bad: is a placeholder, set a real secret", "short: shorter than 12 characters"]
+    assert problems == ["bad: is a placeholder, set a real secret", "short: shorter than 16 characters"]
     assert not any(v in " ".join(problems) for v in ("changeme-now", "abc123"))
 
 

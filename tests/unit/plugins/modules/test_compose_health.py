@@ -17,7 +17,6 @@ import types
 from unittest import mock
 
 import pytest
-
 from ansible.module_utils import basic
 
 from ansible_collections.commandcenter.infra.plugins.module_utils._redact import MASK
@@ -552,7 +551,7 @@ def test_main_failure_redacts_everything():
     assert "service backend: FAILED (unhealthy (failing streak 3))" in result["msg"]
     assert "last health output: connect failed: DATABASE_URL=postgres://app:%s@db/app" % MASK in result["msg"]
     assert "    signing with key %s" % MASK in result["msg"]
-    assert ["logs", "--tail", "10"] == calls[-1][1:4]
+    assert calls[-1][1:4] == ["logs", "--tail", "10"]
 
 
 def test_main_crash_loop_fails_fast():

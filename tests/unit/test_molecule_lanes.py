@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+"""`make test` runs every Molecule scenario exactly once: the Makefile's LANES default
+names each directory under molecule/ that has a molecule.yml in exactly one lane."""
+from __future__ import annotations
+
+import collections
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def lanes_default(makefile: str) -> list[list[str]]:
+    """The lanes of `LANES ?= a b;c d` (backslash continuations joined): [[a, b], [c, d]]."""
+    text = makefile.replace("\\\n", " ")
+    found = re.findall(r"^LANES[ \t]*\?=(.*)$", text, flags=re.MULTILINE)
+    assert len(found) == 1, f"expected one `LANES ?=` line in the Makefile, found {len(found)}"
+    value = found[0].split("#", 1)[0]
+    return [lane.split() for lane in value.split(";") if lane.strip()]
+
+
+def scenarios() -> set[str]:
+    return {path.parent.name for path in (ROOT / "molecule").glob("*/molecule.yml")}
+
+
+def test_lanes_default_is_parsed():
+    assert lanes_default("X := 1\nLANES      ?= default a;b \\\n  c # comment\nY ?= 2\n") == [
+        ["default", "a"], ["b", "c"]]
+
+
+def test_every_scenario_is_in_exactly_one_lane():
+    lanes = lanes_default((ROOT / "Makefile").read_text())
+    counts = collections.Counter(name for lane in lanes for name in lane)
+    missing = sorted(scenarios() - set(counts))
+    twice = sorted(name for name, count in counts.items() if count > 1)
+    assert not missing and not twice, (
+        f"Molecule scenarios in no lane of the Makefile's LANES (add each to the shorter lane): {missing}; "
+        f"in more than one lane: {twice}")
+
+
+def test_lanes_name_only_scenarios():
+    lanes = lanes_default((ROOT / "Makefile").read_text())
+    # molecule/shared (converge playbook, shared testinfra checks) has no molecule.yml: not a scenario.
+    unknown = sorted({name for lane in lanes for name in lane} - scenarios())
+    assert not unknown, f"LANES names what is no Molecule scenario (no molecule/<name>/molecule.yml): {unknown}"
