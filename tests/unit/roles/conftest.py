@@ -13,31 +13,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def run_role(tmp_path: Path, role: str, role_vars: dict, *args: str) -> subprocess.CompletedProcess:
-    """Run the whole role in check mode against localhost with the given variables."""
+def run_play(tmp_path: Path, play: dict, *args: str) -> subprocess.CompletedProcess:
+    """Run one play in check mode against localhost (connection local, this Python)."""
     playbook = tmp_path / "play.yml"
-    playbook.write_text(json.dumps([{
-        "name": "Preflight probe", "hosts": "all", "gather_facts": True,
-        "roles": [{"role": f"commandcenter.infra.{role}", "vars": role_vars}],
-    }]))
+    playbook.write_text(json.dumps([play]))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
            "ANSIBLE_NOCOLOR": "1"}
     return subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", "--check",
          "-e", f"ansible_python_interpreter={sys.executable}", *args, str(playbook)],
         capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300)
+
+
+def run_role(tmp_path: Path, role: str, role_vars: dict, *args: str) -> subprocess.CompletedProcess:
+    """Run the whole role in check mode against localhost with the given variables."""
+    return run_play(tmp_path, {"name": "Preflight probe", "hosts": "all", "gather_facts": True,
+                               "roles": [{"role": f"commandcenter.infra.{role}", "vars": role_vars}]}, *args)
 
 
 def run_tasks(tmp_path: Path, tasks: list, *args: str) -> subprocess.CompletedProcess:
     """Run a play of these tasks (facts gathered) in check mode against localhost."""
-    playbook = tmp_path / "tasks.yml"
-    playbook.write_text(json.dumps([{"name": "Tasks probe", "hosts": "all", "gather_facts": True, "tasks": tasks}]))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
-           "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", "--check",
-         "-e", f"ansible_python_interpreter={sys.executable}", *args, str(playbook)],
-        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300)
+    return run_play(tmp_path, {"name": "Tasks probe", "hosts": "all", "gather_facts": True, "tasks": tasks}, *args)
 
 
 def preflight_assert(role: str) -> str:
