@@ -153,3 +153,48 @@ def sh(host, command: str, *args) -> str:
 def docker_json(host, *args: str):
     """`docker <args> --format json` on the host, parsed."""
     return json.loads(sh(host, "docker " + " ".join(shlex.quote(a) for a in args) + " --format '{{json .}}'"))
+
+
+def container_run_id(host, name: str) -> str:
+    """A container's Id and start time: both stay the same unless it was recreated or restarted."""
+    return sh(host, f"docker inspect -f '{{{{.Id}}}} {{{{.State.StartedAt}}}}' {shlex.quote(name)}")
+
+
+class BoundedLoad:
+    """A client loop in a throw-away container on the platform's nested engine.
+
+    `probe` is a shell command run over and over (every `interval` seconds) until
+    `stop()` or `limit` seconds, whichever comes first, so the load ends by itself
+    even when a test fails. Each run counts as ok (exit 0) or failed; the first few
+    failures' output is kept (the probe must print no secret).
+    """
+
+    def __init__(self, host, image: str, network: str, probe: str, mounts: tuple[str, ...] = (),
+                 interval: float = 0.05, limit: int = 300, name: str = "cc-test-load"):
+        self.host, self.name, self.limit = host, name, limit
+        self.interval = interval
+        script = (
+            f"end=$(( $(date +%s) + {int(limit)} )); ok=0; failed=0; "
+            "while [ ! -e /tmp/stop ] && [ $(date +%s) -lt $end ]; do "
+            f"  if out=$({probe} 2>&1); then ok=$((ok + 1)); "
+            "  else failed=$((failed + 1)); [ $failed -le 5 ] && echo \"failure: $out\"; fi; "
+            f"  sleep {interval}; "
+            "done; echo \"ok=$ok failed=$failed\"; sleep 3600")
+        mount_opts = " ".join(f"-v {shlex.quote(m)}" for m in mounts)
+        host.run(f"docker rm -f {name}")
+        sh(host, f"docker run -d --name {name} --network {shlex.quote(network)} {mount_opts} "
+                 f"--entrypoint sh {shlex.quote(image)} -c %s", script)
+
+    def stop(self) -> tuple[int, int, str]:
+        """Stop the loop; (ok, failed, failure output)."""
+        self.host.run(f"docker exec {self.name} touch /tmp/stop")
+        logs = ""
+        for _ in range(60):
+            logs = self.host.run(f"docker logs {self.name}").stdout
+            match = re.search(r"^ok=(\d+) failed=(\d+)$", logs, re.MULTILINE)
+            if match:
+                self.host.run(f"docker rm -f {self.name}")
+                return int(match[1]), int(match[2]), logs
+            subprocess.run(["sleep", "1"], check=True)
+        self.host.run(f"docker rm -f {self.name}")
+        raise AssertionError(f"the load loop in {self.name} did not report: {logs[-2000:]}")

@@ -37,7 +37,7 @@ IMAGE = "commandcenter/nats:2.10"
 TEST_SECRETS = {"nats_app_password": "r3nd3r-app-Vt8qL2xK9m", "nats_monitor_password": "r3nd3r-mon-Pz5wN7cR3j"}
 LOCAL_INVENTORY = [ROOT / "inventories/local/group_vars/all/main.yml",
                    ROOT / "inventories/local/group_vars/all/nats.yml"]
-AUTH_ON_HOST = "/opt/commandcenter/nats/secrets/auth.conf"
+AUTH_ON_HOST = "/opt/commandcenter/nats/config/auth.conf"
 
 
 pytestmark = needs_images(IMAGE)
@@ -74,7 +74,7 @@ def render(tmp_path: Path, *, inventory: bool, extra: dict | None = None, host_k
                 "src": "templates/{{ item }}", "dest": f"{out}/{{{{ item | regex_replace('[.]j2$', '') }}}}",
                 "mode": "0644"}, "loop": ["compose.yml.j2", "nats-server.conf.j2", "auth.conf.j2"]},
             {"name": "Write the derived values", "ansible.builtin.copy": {
-                "content": "{{ {'config_hash': _nats_config_hash, 'gomemlimit': _nats_gomemlimit,"
+                "content": "{{ {'config_hash': _nats_config_hash, 'live': _nats_live_parts, 'gomemlimit': _nats_gomemlimit,"
                            " 'check': _nats_check, 'check_auth': _nats_check_auth, 'image': nats_image} | to_json }}",
                 "dest": f"{out}/derived.json", "mode": "0644"}},
         ],
@@ -115,6 +115,7 @@ def renders(tmp_path_factory) -> dict[str, Path]:
         "new-password": render(base, inventory=False,
                                extra={"nats_app_password": "r3nd3r-app-rotated-4Kd9"}),
         "unrelated": render(base, inventory=False, extra={"nats_health_timeout": 30, "nats_publish_port": True}),
+        "js-memory": render(base, inventory=False, extra={"nats_jetstream_max_memory": "256MB"}),
         "other-host-key": render(base, inventory=False, host_key="another-host-key-9d2e6f1a7c3b5e8d"),
     }
 
@@ -157,13 +158,22 @@ def test_accounts_hold_bcrypt_hashes_not_passwords(renders, which):
 
 
 def test_hashes_and_config_hash_are_stable_and_move_only_with_their_inputs(renders):
+    """The label moves with restart-only settings only; reloadable ones move the live part instead."""
     first, again = renders["defaults"], renders["defaults-again"]
     assert (first / "auth.conf").read_text() == (again / "auth.conf").read_text(), "bcrypt salt must be stable"
     hashes = {name: derived(out)["config_hash"] for name, out in renders.items()}
-    assert hashes["defaults"] == hashes["defaults-again"] == hashes["unrelated"]
-    assert hashes["max-payload"] != hashes["defaults"]
-    assert hashes["new-password"] != hashes["defaults"]
+    live = {name: derived(out)["live"] for name, out in renders.items()}
+    assert hashes["defaults"] == hashes["defaults-again"] and live["defaults"] == live["defaults-again"]
+    # max_payload and a password are reloaded: same label, a new live part (the file that changed).
+    assert hashes["max-payload"] == hashes["new-password"] == hashes["defaults"]
+    assert live["max-payload"]["nats-server.conf"] != live["defaults"]["nats-server.conf"]
+    assert live["max-payload"]["auth.conf"] == live["defaults"]["auth.conf"]
+    assert live["new-password"]["auth.conf"] != live["defaults"]["auth.conf"]
+    assert live["new-password"]["nats-server.conf"] == live["defaults"]["nats-server.conf"]
     assert (renders["new-password"] / "nats-server.conf").read_text() == (first / "nats-server.conf").read_text()
+    # A published port and a JetStream limit need a restart: a new label.
+    assert hashes["unrelated"] != hashes["defaults"]
+    assert hashes["js-memory"] != hashes["defaults"]
 
 
 def test_salts_come_from_the_host_key_not_the_host_name(renders):
@@ -241,8 +251,10 @@ def test_compose_file_is_hardened_and_holds_no_secret(renders, which):
                                            "http://127.0.0.1:8222/healthz?js-enabled-only=true"]
     assert nats["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
     assert nats["labels"]["com.commandcenter.config-hash"] == derived(out)["config_hash"]
-    assert nats["secrets"] == [{"source": "nats_auth", "target": "/etc/nats/auth.conf"}]
-    assert compose["secrets"] == {"nats_auth": {"file": AUTH_ON_HOST}}
+    # The config directory (nats-server.conf and auth.conf), not single files: a reload sees new files.
+    assert {"type": "bind", "source": "/opt/commandcenter/nats/config", "target": "/etc/nats",
+            "read_only": True} in nats["volumes"]
+    assert "secrets" not in nats and "secrets" not in compose
     assert compose["volumes"] == {"jetstream": {"external": True, "name": "cc-nats-data"}}
     assert {"type": "volume", "source": "jetstream", "target": "/data"} in nats["volumes"]
     if which == "unrelated":  # nats_publish_port: true

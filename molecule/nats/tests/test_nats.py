@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright (c) 2026, CommandCenter platform team
-"""nats: JetStream works for the app user, nobody else gets in, data survives, config changes recreate.
+"""nats: JetStream works for the app user, nobody else gets in, data survives, a reload takes what it can.
 
 Clients run in throwaway containers of the service's own image on the nested
 engine (`nats-probe`, images/nats), on the commandcenter network. Passwords reach
@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import shlex
+import subprocess
 import time
 import uuid
 
 import pytest
-from conftest import docker_json, inventory_hostvars, sh
+from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, platform_name, sh
 
 PROJECT = "cc-nats"
 MB = 1024 * 1024
@@ -99,20 +101,32 @@ def test_nats_is_healthy_and_hardened(nats):
     assert "js-enabled-only=true" in " ".join(config["Healthcheck"]["Test"])
 
 
-def files_hash(host) -> str:
-    """HMAC-SHA256, keyed by the host key, of exactly the files nats reads: its config, then its accounts file."""
-    content = "".join(host.file(path).content_string for path in (
-        "/opt/commandcenter/nats/config/nats-server.conf", "/opt/commandcenter/nats/secrets/auth.conf"))
+def test_config_hash_label_is_an_hmac_of_the_restart_only_settings(host, nats):
+    """The label changes exactly with what needs a restart, recorded (no secret) in the stack's state file."""
+    label = nats["Config"]["Labels"]["com.commandcenter.config-hash"]
+    assert re.fullmatch(r"[0-9a-f]{64}", label), label
+    files = "".join(host.file(f"/opt/commandcenter/nats/config/{name}").content_string
+                    for name in ("nats-server.conf", "auth.conf"))
+    assert label != hashlib.sha256(files.encode()).hexdigest()
+    state = host.file("/opt/commandcenter/nats/state.json")
+    assert (state.uid, state.mode) == (0, 0o600)
+    restart = json.loads(state.content_string)["restart"]["nats"]
+    assert {restart[k] for k in ("max_memory_store", "max_file_store", "listen")} == {"128MB", "2GB", "4222"}, restart
     key = host.file("/opt/commandcenter/secrets/host.key").content_string.strip()
-    return hmac.new(key.encode(), content.encode(), hashlib.sha256).hexdigest()
+    assert label == hmac.new(key.encode(), json.dumps(restart_in_role_order(restart)).encode(),
+                             hashlib.sha256).hexdigest()
 
 
-def test_config_hash_label_is_the_hash_of_the_files_nats_reads(host, nats):
-    assert nats["Config"]["Labels"]["com.commandcenter.config-hash"] == files_hash(host)
+def restart_in_role_order(restart: dict) -> dict:
+    """The recorded settings in the order the role writes them (to_json keeps it; the state file sorts)."""
+    order = ["image", "user", "mem_limit", "cpus", "pids_limit", "published", "server_name", "listen", "http",
+             "max_memory_store", "max_file_store", "system_account"]
+    assert sorted(order) == sorted(restart), restart
+    return {k: restart[k] for k in order}
 
 
 def test_accounts_file_holds_bcrypt_hashes_only(host, hostvars):
-    auth = host.file("/opt/commandcenter/nats/secrets/auth.conf")
+    auth = host.file("/opt/commandcenter/nats/config/auth.conf")
     assert (auth.uid, auth.gid, auth.mode) == (1000, 1000, 0o400)
     content = auth.content_string
     assert content.count('password: "$2b$11$') == 2
@@ -212,8 +226,7 @@ def test_message_survives_a_server_restart(host, probe, nats):
 
 
 # --- converges: config change recreates, nothing else does --------------------------------------
-# Four converges in all: 2MB, 2MB again, publish on (back to 1MB), back. They skip the
-# docker_host role's tasks (nothing here concerns the engine), which halves their time.
+# The converges below skip the docker_host role's tasks (nothing here concerns the engine), which halves their time.
 LABEL = "com.commandcenter.config-hash"
 
 
@@ -224,31 +237,73 @@ def converge_nats(converge):
     return _run
 
 
-def test_config_change_recreates_nats_and_keeps_its_data(host, converge_nats, probe, nats):
+def test_live_settable_change_under_load_keeps_the_container(host, converge_nats, probe, nats, hostvars):
+    """max_payload, max_connections and a password in the accounts file: a reload, no restart.
+
+    JetStream publishes as the application (a new connection each time) run through the
+    converge: not one fails, the container is not recreated or restarted (same Id and
+    StartedAt), and the play names what the server took live.
+    """
+    before = container_run_id(host, nats["Name"].lstrip("/"))
+    assert probe("stream-add", "LOAD", "load.>")[0] == 0
+    rotated = "cc-test-rotated-monitor-7f3a9c2e"
+    live = {"nats_max_payload": "2MB", "nats_max_connections": 2000, "nats_monitor_password": rotated}
+    password_file = "/root/.cc-test-nats-app-password"
+    subprocess.run(["docker", "exec", "-i", platform_name(), "sh", "-c", f"umask 077; cat > {password_file}"],
+                   input=hostvars["nats_app_password"], text=True, check=True)
+    load = BoundedLoad(host, nats["Config"]["Image"], "commandcenter",
+                       "nats-probe -s nats://nats:4222 -timeout 5s -user commandcenter -password-file /run/secrets/pw"
+                       " publish load.x payload", mounts=(f"{password_file}:/run/secrets/pw:ro",), interval=0.2)
+    try:
+        run = converge_nats(extra_vars=live)
+    finally:
+        ok, failed, log = load.stop()
+        host.run(f"rm -f {password_file}")
+    print(f"live change under load: {ok} publishes ok, {failed} failed")
+    assert run.returncode == 0, run.output[-4000:]
+    output = " ".join(run.output.split())
+    assert "cc-nats: applied live, no restart: nats (max_payload, max_connections, auth.conf)" in output, output[-4000:]
+    assert "a restart is needed" not in output
+    assert failed == 0 and ok > 20, log[-2000:]
+    assert container_run_id(host, nats["Name"].lstrip("/")) == before, "nats was restarted"
+    rc, out = probe("connect")
+    assert rc == 0 and out["max_payload"] == 2 * MB, out
+    assert probe("connect", as_user="monitor", password=rotated)[0] == 0
+    assert probe("connect", as_user="monitor")[0] != 0, "the old monitoring password still works"
+    again = converge_nats(extra_vars=live)
+    assert again.returncode == 0 and again.changed == 0, again.output[-4000:]
+
+    back = converge_nats()
+    assert back.returncode == 0, back.output[-4000:]
+    assert container_run_id(host, nats["Name"].lstrip("/")) == before
+    assert probe("connect")[1]["max_payload"] == MB
+
+
+def test_restart_only_change_is_reported_and_keeps_the_data(host, converge_nats, probe, nats):
+    """JetStream's limits cannot be reloaded: nats is recreated, the play says why, the stream survives."""
     stream, subject = f"C{uuid.uuid4().hex[:8].upper()}", f"recreate.{uuid.uuid4().hex[:8]}"
     assert probe("stream-add", stream, f"{subject}.>")[0] == 0
     assert probe("publish", f"{subject}.kept", "before-recreate")[0] == 0
 
-    run = converge_nats(extra_vars={"nats_max_payload": "2MB"})
+    run = converge_nats(extra_vars={"nats_jetstream_max_memory": "256MB"})
     assert run.returncode == 0, run.output[-4000:]
+    assert "cc-nats: a restart is needed for nats: max_memory_store 128MB -> 256MB" in " ".join(run.output.split()), \
+        run.output[-4000:]
     changed = container(host)
-    assert changed["Id"] != nats["Id"], "a max_payload change must recreate nats"
+    assert changed["Id"] != nats["Id"], "a JetStream limit change must recreate nats"
     assert changed["Config"]["Labels"][LABEL] != nats["Config"]["Labels"][LABEL]
-    assert changed["Config"]["Labels"][LABEL] == files_hash(host)
     assert changed["State"]["Health"]["Status"] == "healthy"
-    rc, out = probe("connect")
-    assert rc == 0 and out["max_payload"] == 2 * MB, out
     rc, out = probe("consume", stream, f"{subject}.>", "-durable", "after", "-timeout", "2s")
     assert rc == 0 and [m["data"] for m in out["messages"]] == ["before-recreate"], out
 
     # The same variables again: nothing changes, nothing is recreated.
-    run = converge_nats(extra_vars={"nats_max_payload": "2MB"})
+    run = converge_nats(extra_vars={"nats_jetstream_max_memory": "256MB"})
     assert run.returncode == 0 and run.changed == 0, run.output[-4000:]
     assert container(host)["Id"] == changed["Id"], "a converge without changes must not recreate nats"
 
 
 def test_opt_in_publish_binds_loopback_only(host, converge_nats, probe, nats):
-    """Also brings max_payload back to the scenario's value; the last converge restores the rest."""
+    """Also brings the JetStream limit back to the scenario's value; the last converge restores the rest."""
     run = converge_nats(extra_vars={"nats_publish_port": True})
     assert run.returncode == 0, run.output[-4000:]
     try:

@@ -9,14 +9,16 @@ or Prometheus would reach them.
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import subprocess
 import time
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import docker_json, inventory_hostvars, sh
+from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, platform_name, sh
 
 PROJECT = "cc-postgres"
 STACK_DIR = "/opt/commandcenter/postgres"
@@ -236,13 +238,61 @@ def test_data_survives_a_forced_recreate(host, items):
     assert count_rows(host) == rows == 4
 
 
-def test_config_change_recreates_postgres_but_not_the_exporter(host, converge, items):
-    postgres_before, exporter_before = container_id(host, POSTGRES), container_id(host, EXPORTER)
-    run = converge(extra_vars={**ONLY_THIS_ROLE, "postgres_pgvector_work_mem": "24MB"})
+@pytest.fixture(scope="module")
+def app_password_file(host):
+    """The application password as a root-only file on the platform host, written via stdin."""
+    path = "/root/.cc-test-postgres-app-password"
+    subprocess.run(["docker", "exec", "-i", platform_name(), "sh", "-c", f"umask 077; cat > {path}"],
+                   input=var("postgres_pgvector_app_password"), text=True, check=True)
+    yield path
+    host.run(f"rm -f {path}")
+
+
+def test_live_settable_change_under_load_keeps_the_containers(host, converge, items, app_password_file):
+    """work_mem, a logging setting and a pg_hba.conf rule: a reload, no restart.
+
+    psql as the application (a new connection and a query each time, 20 a second) runs
+    through the converge: not one fails, neither container is recreated or restarted
+    (same Id and StartedAt), and the play names what the server took live.
+    """
+    before = container_run_id(host, POSTGRES), container_run_id(host, EXPORTER)
+    live = {**ONLY_THIS_ROLE, "postgres_pgvector_work_mem": "8MB",
+            "postgres_pgvector_settings": {**var("postgres_pgvector_settings"), "log_min_duration_statement": "500ms"},
+            "postgres_pgvector_client_networks": [*var("postgres_pgvector_client_networks"), "10.254.0.0/16"]}
+    user, db = var("postgres_pgvector_app_user"), var("postgres_pgvector_app_db")
+    probe = (f'PGPASSWORD="$(cat /run/secrets/pw)" psql -X -At -h postgres -U {shlex.quote(user)} -d {shlex.quote(db)}'
+             f" -c 'SELECT count(*) FROM {TABLE}' | grep -qx 4")
+    load = BoundedLoad(host, image(host, POSTGRES), "commandcenter", probe,
+                       mounts=(f"{app_password_file}:/run/secrets/pw:ro",))
+    try:
+        run = converge(extra_vars=live)
+    finally:
+        ok, failed, log = load.stop()
+    print(f"live change under load: {ok} queries ok, {failed} failed")
     assert run.returncode == 0, run.output[-4000:]
-    assert container_id(host, POSTGRES) != postgres_before, "postgres kept its container after a config change"
-    assert container_id(host, EXPORTER) == exporter_before, "the exporter was recreated by a postgres config change"
-    assert psql(host, "SHOW work_mem;").stdout.strip() == "24MB"
+    output = " ".join(run.output.split())
+    match = re.search(r"cc-postgres: applied live, no restart: postgres \(([^)]*)\)", output)
+    assert match, output[-4000:]
+    assert {"work_mem", "log_min_duration_statement", "pg_hba.conf"} <= set(match[1].split(", ")), match[0]
+    assert "a restart is needed" not in output
+    assert failed == 0 and ok > 100, log[-2000:]
+    assert (container_run_id(host, POSTGRES), container_run_id(host, EXPORTER)) == before, "a container was restarted"
+    assert psql(host, "SHOW work_mem;").stdout.strip() == "8MB"
+    assert superuser_sql(host, "SELECT count(*) FROM pg_hba_file_rules WHERE address = '10.254.0.0';") == "1"
+    again = converge(extra_vars=live)
+    assert again.returncode == 0 and again.changed == 0, again.output[-4000:]
+
+
+def test_restart_only_change_is_reported_and_recreates_postgres_only(host, converge, items):
+    """max_connections is a postmaster setting: postgres is recreated, and the play says why."""
+    postgres_before, exporter_before = container_id(host, POSTGRES), container_id(host, EXPORTER)
+    run = converge(extra_vars={**ONLY_THIS_ROLE, "postgres_pgvector_max_connections": 120})
+    assert run.returncode == 0, run.output[-4000:]
+    output = " ".join(run.output.split())
+    assert "cc-postgres: a restart is needed for postgres: max_connections 100 -> 120" in output, output[-4000:]
+    assert container_id(host, POSTGRES) != postgres_before, "postgres kept its container after a restart-only change"
+    assert container_id(host, EXPORTER) == exporter_before, "the exporter was recreated by a postgres setting"
+    assert psql(host, "SHOW max_connections;").stdout.strip() == "120"
     assert count_rows(host) == 4
     # The next converge (test_existing_database_...) goes back to the inventory's values.
 
@@ -260,7 +310,7 @@ def test_a_config_postgres_refuses_never_lands(host, converge):
 def test_existing_database_and_drifted_password_are_brought_into_shape(host, converge):
     """A database created by hand before the role ran gets the extension and its owner;
     an application password changed behind the role's back is re-applied. (This converge
-    also restores the inventory's work_mem: postgres alone is recreated.)"""
+    also restores the inventory's max_connections: postgres alone is recreated.)"""
     user, password = var("postgres_pgvector_app_user"), var("postgres_pgvector_app_password")
     exporter_before = container_id(host, EXPORTER)
     superuser_sql(host, "DROP DATABASE IF EXISTS cc_legacy;")

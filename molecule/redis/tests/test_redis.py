@@ -13,9 +13,11 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
-from conftest import docker_json, inventory_hostvars, sh
+import yaml
+from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, sh
 
 PROJECT = "cc-redis"
 STACK_DIR = "/opt/commandcenter/redis"
@@ -29,6 +31,14 @@ ONLY_REDIS = {"cc_molecule_roles": ["redis"]}
 
 
 HOSTVARS = inventory_hostvars()
+
+
+def role_default(name: str):
+    """A variable as the inventory sets it, else the role's default."""
+    if name in HOSTVARS:
+        return HOSTVARS[name]
+    defaults = Path(__file__).resolve().parents[3] / "roles" / "redis" / "defaults" / "main.yml"
+    return yaml.safe_load(defaults.read_text())[name]
 APP_USER = HOSTVARS.get("redis_app_user", "commandcenter")
 MONITOR_USER = HOSTVARS.get("redis_monitor_user", "monitor")
 
@@ -153,7 +163,8 @@ def test_acl_file_holds_only_hashes(host):
     assert "user default reset off" in content
     for name in ("redis_app_password", "redis_monitor_password"):
         assert HOSTVARS[name] not in content, f"{name} in plaintext in users.acl"
-    assert content.count(" #") == 2
+    # The application's, the monitoring user's and the configuration user's.
+    assert content.count(" #") == 3
 
 
 # --- memory and persistence ------------------------------------------------------
@@ -248,18 +259,63 @@ def test_bad_directive_is_refused_and_redis_untouched(host, converge):
     assert container_id(host, REDIS) == redis_before
 
 
-def test_config_change_recreates_redis_but_not_the_exporter(host, image, app_password_file, converge):
+def test_live_settable_change_under_load_keeps_the_containers(host, image, app_password_file, converge):
+    """maxmemory (its container limit held), policy, loglevel, save and an ACL rule: taken live.
+
+    A client loop (SET and GET as the application user, 20 a second) runs through the
+    converge: not one request fails, and neither container is recreated or restarted
+    (same Id and StartedAt); the play names what it applied live.
+    """
+    before = container_run_id(host, REDIS), container_run_id(host, EXPORTER)
+    live = {**ONLY_REDIS, "redis_maxmemory": "300mb", "redis_mem_limit": "384m",
+            "redis_maxmemory_policy": "volatile-lru", "redis_loglevel": "warning", "redis_save": ["900 1"],
+            "redis_app_denied_commands": [*role_default("redis_app_denied_commands"), "DBSIZE"]}
+    probe = ('REDISCLI_AUTH="$(cat /run/secrets/pw)" redis-cli -h redis --no-auth-warning '
+             f"--user {shlex.quote(APP_USER)} SET cc:test:load x | grep -qx OK "
+             f'&& REDISCLI_AUTH="$(cat /run/secrets/pw)" redis-cli -h redis --no-auth-warning '
+             f"--user {shlex.quote(APP_USER)} GET cc:test:load | grep -qx x")
+    load = BoundedLoad(host, image, "commandcenter", probe, mounts=(f"{app_password_file}:/run/secrets/pw:ro",))
+    try:
+        run = converge(extra_vars=live)
+    finally:
+        ok, failed, log = load.stop()
+    print(f"live change under load: {ok} requests ok, {failed} failed")
+    assert run.returncode == 0, run.output[-4000:]
+    output = " ".join(run.output.split())
+    assert "applied live, no restart: redis (maxmemory, maxmemory-policy, loglevel, save, users.acl)" in output, \
+        output[-4000:]
+    assert "a restart is needed" not in output
+    assert failed == 0 and ok > 100, log[-2000:]
+    assert (container_run_id(host, REDIS), container_run_id(host, EXPORTER)) == before, "a container was restarted"
+    assert monitor_exec(host, "CONFIG", "GET", "maxmemory-policy").split() == ["maxmemory-policy", "volatile-lru"]
+    assert "maxmemory:314572800" in monitor_exec(host, "INFO", "memory")
+    assert "NOPERM" in app(host, image, app_password_file, "DBSIZE")
+    again = converge(extra_vars=live)
+    assert again.returncode == 0 and again.changed == 0, again.output[-4000:]
+
+    back = converge(extra_vars=ONLY_REDIS)
+    assert back.returncode == 0, back.output[-4000:]
+    assert "maxmemory:268435456" in monitor_exec(host, "INFO", "memory")
+    assert monitor_exec(host, "CONFIG", "GET", "maxmemory-policy").split()[1] == role_default(
+        "redis_maxmemory_policy")
+    assert (container_run_id(host, REDIS), container_run_id(host, EXPORTER)) == before
+
+
+def test_restart_only_change_is_reported_and_recreates_redis_only(host, image, app_password_file, converge):
+    """maxmemory with the derived container limit: the limit moves, so Redis is recreated, and the play says why."""
     redis_before, exporter_before = container_id(host, REDIS), container_id(host, EXPORTER)
     try:
         run = converge(extra_vars={**ONLY_REDIS, "redis_maxmemory": "300mb"})
         assert run.returncode == 0, run.output[-4000:]
-        assert run.changed > 0
-        assert container_id(host, REDIS) != redis_before, "redis was not recreated for its new config"
-        assert container_id(host, EXPORTER) == exporter_before, "the exporter was recreated for redis's config"
+        output = " ".join(run.output.split())
+        assert "cc-redis: a restart is needed for redis: mem_limit 384m -> 439m" in output, output[-4000:]
+        assert container_id(host, REDIS) != redis_before, "redis was not recreated for its new container limit"
+        assert container_id(host, EXPORTER) == exporter_before, "the exporter was recreated for redis's settings"
         assert "maxmemory:314572800" in monitor_exec(host, "INFO", "memory")
         assert app(host, image, app_password_file, "GET", "cc:test:durable") == "survives"
     finally:
         back = converge(extra_vars=ONLY_REDIS)
     assert back.returncode == 0, back.output[-4000:]
+    assert "a restart is needed for redis: mem_limit 439m -> 384m" in " ".join(back.output.split())
     assert "maxmemory:268435456" in monitor_exec(host, "INFO", "memory")
     assert container_id(host, EXPORTER) == exporter_before
