@@ -166,11 +166,12 @@ class BoundedLoad:
     `probe` is a shell command run over and over (every `interval` seconds) until
     `stop()` or `limit` seconds, whichever comes first, so the load ends by itself
     even when a test fails. Each run counts as ok (exit 0) or failed; the first few
-    failures' output is kept (the probe must print no secret).
+    failures' output is kept (the probe must print no secret). It runs as root in the
+    container (`user`), so it reads a root-only password file mounted into it.
     """
 
     def __init__(self, host, image: str, network: str, probe: str, mounts: tuple[str, ...] = (),
-                 interval: float = 0.05, limit: int = 300, name: str = "cc-test-load"):
+                 interval: float = 0.05, limit: int = 300, name: str = "cc-test-load", user: str = "0:0"):
         self.host, self.name, self.limit = host, name, limit
         self.interval = interval
         script = (
@@ -182,7 +183,7 @@ class BoundedLoad:
             "done; echo \"ok=$ok failed=$failed\"; sleep 3600")
         mount_opts = " ".join(f"-v {shlex.quote(m)}" for m in mounts)
         host.run(f"docker rm -f {name}")
-        sh(host, f"docker run -d --name {name} --network {shlex.quote(network)} {mount_opts} "
+        sh(host, f"docker run -d --name {name} --user {user} --network {shlex.quote(network)} {mount_opts} "
                  f"--entrypoint sh {shlex.quote(image)} -c %s", script)
 
     def stop(self) -> tuple[int, int, str]:

@@ -5,17 +5,14 @@
 # postgres-apply.sh; peer authentication on the container's socket, no password), after
 # the role re-rendered postgresql.conf and pg_hba.conf in the mounted config directory.
 # Reloads the server (pg_reload_conf()), waits until it has re-read its files, and prints
-# the name of every setting whose value changed, and `pg_hba.conf` when the rules did,
-# one a line, no value. Exits non-zero, with PostgreSQL's own words, when a file has an
-# error or a setting is left waiting for a restart (a postmaster setting the role did
+# the name of every setting whose value changed, one a line, no value. (pg_hba.conf is
+# reloaded too; the role names it, as pg_hba_file_rules shows the file, not what is
+# loaded.) Exits non-zero, with PostgreSQL's own words, when a file has an error or a setting is left waiting for a restart (a postmaster setting the role did
 # not classify as restart-only: nothing is applied half-way without saying so).
 set -eu
 superuser=$1
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -U "$superuser" -d postgres -c "$1"; }
-snapshot() {
-  q "SELECT name || '=' || setting FROM pg_settings ORDER BY 1" >"$1"
-  q "SELECT 'pg_hba.conf=' || md5(string_agg(concat_ws(' ', type, database, user_name, address, netmask, auth_method, options, error), E'\n' ORDER BY rule_number)) FROM pg_hba_file_rules" >>"$1"
-}
+snapshot() { q "SELECT name || '=' || setting FROM pg_settings ORDER BY 1" >"$1"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 loaded=$(q "SELECT pg_conf_load_time()")
