@@ -28,7 +28,7 @@ def run_site(tmp_path: Path, placement: dict[str, str]) -> subprocess.CompletedP
     hosts = sorted(set(placement.values()))
     local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     inventory = {"all": {"children": {
-        "docker_hosts": {"hosts": {host: local for host in hosts}},
+        "docker_hosts": {"hosts": dict.fromkeys(hosts, local)},
         **{group: {"hosts": {host: local}} for group, host in placement.items()},
     }}}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
