@@ -4,6 +4,11 @@
 # registry. An image is rebuilt only when its directory, or the image it is
 # built FROM, changed: its content hash is stored as a label and compared with
 # both the local image and the registry's copy. Usage: images/build.sh [NAME...]
+#
+# A `base` entry is a debootstrap root file system of the Debian suite its tag names
+# (debian:trixie, debian:bookworm). A Dockerfile that declares `ARG TAG` gets the
+# entry's tag as that build argument (and its FROM may name `${TAG}`), so one
+# directory builds one image per tag: molecule-platform:trixie and :bookworm.
 set -euo pipefail
 cd "$(dirname "$0")"
 registry=${CC_REGISTRY:-localhost:5000}
@@ -50,11 +55,16 @@ while read -r ref dir; do
   name=${ref%%:*}; tag=${ref#*:}; image="commandcenter/$ref"
   if ((${#want[@]})) && ! printf '%s\n' "${want[@]}" | grep -qx "$name"; then continue; fi
   fetch_wheels "$dir"
+  build_args=()
   if [ "$dir" = base ]; then
-    hash=$(context_hash base "debootstrap-minbase")
+    hash=$(context_hash base "debootstrap-minbase:$tag")
   else
     parent=$(awk 'toupper($1)=="FROM"{print $2; exit}' "$dir/Dockerfile")
-    hash=$(context_hash "$dir" "$(docker image inspect --format '{{.Id}}' "$parent" 2>/dev/null || echo "missing:$parent")")
+    seed=""
+    if grep -qE '^ARG[[:space:]]+TAG([=[:space:]]|$)' "$dir/Dockerfile"; then
+      build_args=(--build-arg "TAG=$tag"); parent=${parent//\$\{TAG\}/$tag}; seed=" TAG=$tag"
+    fi
+    hash=$(context_hash "$dir" "$(docker image inspect --format '{{.Id}}' "$parent" 2>/dev/null || echo "missing:$parent")$seed")
   fi
   if [ "$(local_label "$image")" = "$hash" ] && pushed "$name" "$tag"; then
     skipped=$((skipped + 1)); continue
@@ -62,11 +72,11 @@ while read -r ref dir; do
   start=$(date +%s)
   if [ "$(local_label "$image")" != "$hash" ]; then
     if [ "$dir" = base ]; then
-      tarball=$(base/build-rootfs.sh)
+      tarball=$(base/build-rootfs.sh "$tag")
       docker import --change "LABEL $label=$hash" --change 'CMD ["/bin/bash"]' "$tarball" "$image" >/dev/null
     else
       log=$(mktemp)
-      if ! docker build --label "$label=$hash" -t "$image" "$dir" >"$log" 2>&1; then
+      if ! docker build "${build_args[@]}" --label "$label=$hash" -t "$image" "$dir" >"$log" 2>&1; then
         tail -40 "$log" >&2; rm -f "$log"; echo "images: build of $image failed" >&2; exit 1
       fi
       rm -f "$log"
