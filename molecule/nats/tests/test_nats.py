@@ -13,12 +13,11 @@ import hmac
 import json
 import re
 import shlex
-import subprocess
 import time
 import uuid
 
 import pytest
-from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, platform_name, sh
+from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, put_root_file, sh
 
 PROJECT = "cc-nats"
 MB = 1024 * 1024
@@ -101,11 +100,7 @@ def test_nats_is_healthy_and_hardened(nats):
     assert "js-enabled-only=true" in " ".join(config["Healthcheck"]["Test"])
 
 
-def hostvars_of(host) -> dict:
-    return inventory_hostvars()
-
-
-def test_config_hash_label_is_an_hmac_of_the_restart_only_settings(host, nats):
+def test_config_hash_label_is_an_hmac_of_the_restart_only_settings(host, nats, hostvars):
     """The label changes exactly with what needs a restart, recorded (no secret) in the stack's state file."""
     label = nats["Config"]["Labels"]["com.commandcenter.config-hash"]
     assert re.fullmatch(r"[0-9a-f]{64}", label), label
@@ -116,7 +111,7 @@ def test_config_hash_label_is_an_hmac_of_the_restart_only_settings(host, nats):
     assert (state.uid, state.mode) == (0, 0o600)
     restart = json.loads(state.content_string)["restart"]["nats"]
     assert (restart["max_memory_store"], restart["max_file_store"], restart["listen"]) == (
-        hostvars_of(host)["nats_jetstream_max_memory"], hostvars_of(host)["nats_jetstream_max_file"], "4222"), restart
+        hostvars["nats_jetstream_max_memory"], hostvars["nats_jetstream_max_file"], "4222"), restart
     key = host.file("/opt/commandcenter/secrets/host.key").content_string.strip()
     assert label == hmac.new(key.encode(), json.dumps(restart_in_role_order(restart)).encode(),
                              hashlib.sha256).hexdigest()
@@ -258,8 +253,7 @@ def test_live_settable_change_under_load_keeps_the_container(host, converge_nats
     assert probe("stream-add", "LOAD", "load.>")[0] == 0
     limits = {"nats_max_payload": "2MB", "nats_max_connections": 2000}
     password_file = "/root/.cc-test-nats-app-password"
-    subprocess.run(["docker", "exec", "-i", platform_name(), "sh", "-c", f"umask 077; cat > {password_file}"],
-                   input=hostvars["nats_app_password"], text=True, check=True)
+    put_root_file(password_file, hostvars["nats_app_password"])
     load = BoundedLoad(host, nats["Config"]["Image"], "commandcenter",
                        "nats-probe -s nats://nats:4222 -timeout 5s -user commandcenter -password-file /run/secrets/pw"
                        " publish load.x payload", mounts=(f"{password_file}:/run/secrets/pw:ro",), interval=0.2)
@@ -295,13 +289,13 @@ def test_live_settable_change_under_load_keeps_the_container(host, converge_nats
     assert probe("connect")[1]["max_payload"] == MB
 
 
-def test_restart_only_change_is_reported_and_keeps_the_data(host, converge_nats, probe, nats):
+def test_restart_only_change_is_reported_and_keeps_the_data(host, converge_nats, probe, nats, hostvars):
     """JetStream's limits cannot be reloaded: nats is recreated, the play says why, the stream survives."""
     stream, subject = f"C{uuid.uuid4().hex[:8].upper()}", f"recreate.{uuid.uuid4().hex[:8]}"
     assert probe("stream-add", stream, f"{subject}.>")[0] == 0
     assert probe("publish", f"{subject}.kept", "before-recreate")[0] == 0
 
-    was = hostvars_of(host)["nats_jetstream_max_memory"]
+    was = hostvars["nats_jetstream_max_memory"]
     run = converge_nats(extra_vars={"nats_jetstream_max_memory": "256MB"})
     assert run.returncode == 0, run.output[-4000:]
     output = " ".join(run.output.split())

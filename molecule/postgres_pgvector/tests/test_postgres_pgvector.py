@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import time
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, platform_name, sh
+from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, put_root_file, sh
 
 PROJECT = "cc-postgres"
 STACK_DIR = "/opt/commandcenter/postgres"
@@ -242,8 +241,7 @@ def test_data_survives_a_forced_recreate(host, items):
 def app_password_file(host):
     """The application password as a root-only file on the platform host, written via stdin."""
     path = "/root/.cc-test-postgres-app-password"
-    subprocess.run(["docker", "exec", "-i", platform_name(), "sh", "-c", f"umask 077; cat > {path}"],
-                   input=var("postgres_pgvector_app_password"), text=True, check=True)
+    put_root_file(path, var("postgres_pgvector_app_password"))
     yield path
     host.run(f"rm -f {path}")
 

@@ -11,13 +11,12 @@ prints a password.
 from __future__ import annotations
 
 import shlex
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, sh
+from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, put_root_file, sh
 
 PROJECT = "cc-redis"
 STACK_DIR = "/opt/commandcenter/redis"
@@ -51,8 +50,7 @@ def image(host) -> str:
 @pytest.fixture(scope="module")
 def app_password_file(host):
     """The application password as a root-only file on the platform host, written via stdin."""
-    subprocess.run(["docker", "exec", "-i", "cc-redis", "sh", "-c", f"umask 077; cat > {APP_PASSWORD_FILE}"],
-                   input=HOSTVARS["redis_app_password"], text=True, check=True)
+    put_root_file(APP_PASSWORD_FILE, HOSTVARS["redis_app_password"])
     yield APP_PASSWORD_FILE
     host.run(f"rm -f {APP_PASSWORD_FILE}")
 

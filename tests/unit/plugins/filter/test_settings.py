@@ -17,7 +17,7 @@ def test_each_changed_setting_is_named_with_both_values_in_order():
     new = {"redis": {"image": "redis:8.0.3", "mem_limit": "439m", "port": "6379"},
            "redis-exporter": dict(RECORDED["redis-exporter"])}
     assert setting_changes(RECORDED, new) == ["redis: image redis:8.0.2 -> redis:8.0.3",
-                                             "redis: mem_limit 384m -> 439m"]
+                                              "redis: mem_limit 384m -> 439m"]
 
 
 def test_added_and_removed_settings_show_unset():
