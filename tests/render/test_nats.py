@@ -74,7 +74,7 @@ def render(tmp_path: Path, *, inventory: bool, extra: dict | None = None, host_k
                 "src": "templates/{{ item }}", "dest": f"{out}/{{{{ item | regex_replace('[.]j2$', '') }}}}",
                 "mode": "0644"}, "loop": ["compose.yml.j2", "nats-server.conf.j2", "auth.conf.j2"]},
             {"name": "Write the derived values", "ansible.builtin.copy": {
-                "content": "{{ {'config_hash': _nats_config_hash, 'live': _nats_live_parts, 'gomemlimit': _nats_gomemlimit,"
+                "content": "{{ {'config_hash': _nats_config_hash, 'live': _nats_live_hash, 'parts': _nats_live_parts, 'gomemlimit': _nats_gomemlimit,"
                            " 'check': _nats_check, 'check_auth': _nats_check_auth, 'image': nats_image} | to_json }}",
                 "dest": f"{out}/derived.json", "mode": "0644"}},
         ],
@@ -163,13 +163,15 @@ def test_hashes_and_config_hash_are_stable_and_move_only_with_their_inputs(rende
     assert (first / "auth.conf").read_text() == (again / "auth.conf").read_text(), "bcrypt salt must be stable"
     hashes = {name: derived(out)["config_hash"] for name, out in renders.items()}
     live = {name: derived(out)["live"] for name, out in renders.items()}
+    parts = {name: derived(out)["parts"] for name, out in renders.items()}
     assert hashes["defaults"] == hashes["defaults-again"] and live["defaults"] == live["defaults-again"]
-    # max_payload and a password are reloaded: same label, a new live part (the file that changed).
+    # max_payload and a password are reloaded: same label, a new live hash; only an accounts
+    # change is named by the role (auth.conf): the reload script names the limits itself.
     assert hashes["max-payload"] == hashes["new-password"] == hashes["defaults"]
-    assert live["max-payload"]["nats-server.conf"] != live["defaults"]["nats-server.conf"]
-    assert live["max-payload"]["auth.conf"] == live["defaults"]["auth.conf"]
-    assert live["new-password"]["auth.conf"] != live["defaults"]["auth.conf"]
-    assert live["new-password"]["nats-server.conf"] == live["defaults"]["nats-server.conf"]
+    assert live["max-payload"] != live["defaults"] and live["new-password"] != live["defaults"]
+    assert list(parts["defaults"]) == ["auth.conf"]
+    assert parts["max-payload"]["auth.conf"] == parts["defaults"]["auth.conf"]
+    assert parts["new-password"]["auth.conf"] != parts["defaults"]["auth.conf"]
     assert (renders["new-password"] / "nats-server.conf").read_text() == (first / "nats-server.conf").read_text()
     # A published port and a JetStream limit need a restart: a new label.
     assert hashes["unrelated"] != hashes["defaults"]
