@@ -1,24 +1,118 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Speed and size figures (`make bench`). Prints figures; asserts nothing.
+# Speed and size figures (`make bench`). Prints figures, each next to its target; asserts nothing.
+#   scripts/bench.sh [precommit|images|docker_host|noop|rollout]...   (default: all, in this order)
+# precommit: the pre-commit hooks over every file, then over one role's files (a commit).
+# noop: the site's no-op against the local sandbox (inventories/local, as `make demo` deploys
+# it): converge once, then time BENCH_NOOP_RUNS (3) runs that change nothing, with
+# ansible.posix.profile_tasks; prints the median, the task count, the time per play and the
+# ten slowest tasks. The machine is shared: every figure comes with the load average.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -x .venv/bin/python ]; then PATH="$PWD/.venv/bin:$PATH"; fi
+export PATH ANSIBLE_CONFIG="$PWD/ansible.cfg"
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+sections=("$@")
+[ ${#sections[@]} -gt 0 ] || sections=(precommit images docker_host noop rollout)
 
-echo "== offline image set"
-t=$(date +%s%N); images/build.sh >/dev/null; echo "images: no-op rebuild (nothing changed): $(ms "$t") ms (target < 15000 ms)"
-docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' 'commandcenter/*' | sed 's/^/images: size /'
+precommit() {
+  echo "== pre-commit hooks (.pre-commit-config.yaml; target < 30 s)"
+  local t files
+  t=$(date +%s%N)
+  pre-commit run --all-files >/dev/null || { echo "precommit: a hook failed (make pre-commit shows it)"; return 1; }
+  echo "precommit: every file: $(ms "$t") ms (target < 30000 ms; load $(load))"
+  mapfile -t files < <(git ls-files roles/redis)
+  t=$(date +%s%N); pre-commit run --files "${files[@]}" >/dev/null
+  echo "precommit: a commit of one role (roles/redis, ${#files[@]} files): $(ms "$t") ms (load $(load))"
+}
 
-echo "== docker_host on a bare platform host (molecule, distro packages)"
-molecule destroy -s docker_host >/dev/null 2>&1 || true
-t=$(date +%s%N); molecule create -s docker_host >/dev/null 2>&1; echo "docker_host: create sandbox host: $(ms "$t") ms"
-t=$(date +%s%N); molecule converge -s docker_host >/dev/null 2>&1; echo "docker_host: first converge: $(ms "$t") ms"
-t=$(date +%s%N); molecule idempotence -s docker_host >/dev/null 2>&1; echo "docker_host: second converge (changed=0): $(ms "$t") ms"
-molecule destroy -s docker_host >/dev/null 2>&1 || true
+images() {
+  echo "== offline image set"
+  local t
+  t=$(date +%s%N); images/build.sh >/dev/null
+  echo "images: no-op rebuild (nothing changed): $(ms "$t") ms (target < 15000 ms; load $(load))"
+  docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' 'commandcenter/*' | sed 's/^/images: size /'
+}
 
-echo "== app rollout under 20 requests/s through Traefik (molecule default: the whole site)"
-molecule destroy -s default >/dev/null 2>&1 || true
-t=$(date +%s%N); molecule create -s default >/dev/null 2>&1; molecule converge -s default >/dev/null 2>&1
-echo "site: create sandbox host and first converge of the whole site: $(ms "$t") ms"
-scripts/bench_rollout.py
-molecule destroy -s default >/dev/null 2>&1 || true
+docker_host() {
+  echo "== docker_host on a bare platform host (molecule, distro packages)"
+  local t
+  molecule destroy -s docker_host >/dev/null 2>&1 || true
+  t=$(date +%s%N); molecule create -s docker_host >/dev/null 2>&1; echo "docker_host: create sandbox host: $(ms "$t") ms"
+  t=$(date +%s%N); molecule converge -s docker_host >/dev/null 2>&1; echo "docker_host: first converge: $(ms "$t") ms"
+  t=$(date +%s%N); molecule idempotence -s docker_host >/dev/null 2>&1
+  echo "docker_host: second converge (changed=0): $(ms "$t") ms (load $(load))"
+  molecule destroy -s docker_host >/dev/null 2>&1 || true
+}
+
+# One line of a log's PLAY RECAP: "ok changed skipped failed" for the sandbox.
+recap() { awk '/^PLAY RECAP/ {r = 1; next} r && /ok=/ {
+  for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+  print v["ok"], v["changed"], v["skipped"], v["failed"]; exit }' "$1"; }
+
+# Seconds per play of a profile_tasks log: each task header is followed by a line ending
+# in the time since the start ("... (0:00:01.234)       0:01:02.345 *****"); the last one,
+# after the recap, ends the last play.
+plays() { awk '
+  function secs(t,  p) { split(t, p, ":"); return p[1] * 3600 + p[2] * 60 + p[3] }
+  /^PLAY \[/ { name = $0; sub(/^PLAY \[/, "", name); sub(/\] \*+$/, "", name); pending = 1; next }
+  / [0-9]+:[0-9][0-9]:[0-9][0-9]\.[0-9]+ \*+ *$/ { now = secs($(NF - 1))
+    if (pending) { if (n) dur[n] = now - start[n]; n++; names[n] = name; start[n] = now; pending = 0 }
+    last = now }
+  END { if (n) dur[n] = last - start[n]; for (i = 1; i <= n; i++) printf "  %6.1f s  %s\n", dur[i], names[i] }' "$1"; }
+
+noop() {
+  echo "== no-op of the whole site on the local sandbox (inventories/local, ansible.posix.profile_tasks)"
+  local runs=${BENCH_NOOP_RUNS:-3} target=${BENCH_NOOP_TARGET:-40} dir t i
+  dir=$(mktemp -d)
+  python3 scripts/sandbox.py up
+  t=$(date +%s%N)
+  if ! ansible-playbook -i inventories/local playbooks/site.yml >"$dir/converge.log" 2>&1; then
+    tail -40 "$dir/converge.log"; echo "noop: the converge failed (log above); no figure"; rm -rf "$dir"; return 1
+  fi
+  read -r ok changed _ _ < <(recap "$dir/converge.log")
+  echo "noop: converge first (to start from a converged host): $(ms "$t") ms, ok=$ok changed=$changed (load $(load))"
+  for i in $(seq "$runs"); do
+    local l0
+    l0=$(load)
+    t=$(date +%s%N)
+    ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=10 \
+      PROFILE_TASKS_SORT_ORDER=descending ansible-playbook -i inventories/local playbooks/site.yml \
+      >"$dir/noop-$i.log" 2>&1 || true
+    echo "$(ms "$t") $i" >>"$dir/times"
+    read -r ok changed skipped failed < <(recap "$dir/noop-$i.log")
+    echo "noop: run $i: $(ms "$t") ms, ok=$ok changed=$changed skipped=$skipped failed=$failed" \
+      "(load before $l0, after $(load))"
+  done
+  # The median run (the lower middle one of an even count) is the figure; its profile is shown.
+  read -r t i < <(sort -n "$dir/times" | sed -n "$(( (runs + 1) / 2 ))p")
+  read -r ok changed skipped failed < <(recap "$dir/noop-$i.log")
+  printf 'no-op: %.1f s for %s tasks (target <= %s s; changed=%s, target 0)\n' "$(bc <<<"scale=1; $t / 1000")" "$ok" \
+    "$target" "$changed"
+  echo "  median of $runs runs (run $i); tasks: the recap's ok (changed included, a loop once, include_* too)," \
+    "besides $skipped skipped; load now $(load)"
+  echo "no-op: time per play (run $i):"
+  plays "$dir/noop-$i.log"
+  echo "no-op: the ten slowest tasks (run $i):"
+  sed -n '/^TASKS RECAP/,$p' "$dir/noop-$i.log" | grep -E -- ' -+ [0-9.]+s$' | sed 's/^/  /'
+  rm -rf "$dir"
+}
+
+rollout() {
+  echo "== app rollout under 20 requests/s through Traefik (molecule default: the whole site)"
+  local t
+  molecule destroy -s default >/dev/null 2>&1 || true
+  t=$(date +%s%N); molecule create -s default >/dev/null 2>&1; molecule converge -s default >/dev/null 2>&1
+  echo "site: create sandbox host and first converge of the whole site: $(ms "$t") ms (load $(load))"
+  # It finds its host as the default scenario's platform (cc-default) and converges with molecule.
+  scripts/bench_rollout.py
+  molecule destroy -s default >/dev/null 2>&1 || true
+}
+
+for section in "${sections[@]}"; do
+  case $section in
+    precommit | images | docker_host | noop | rollout) "$section" ;;
+    *) echo "usage: scripts/bench.sh [precommit|images|docker_host|noop|rollout]..." >&2; exit 2 ;;
+  esac
+done

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
+pytestmark = pytest.mark.playbook
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 NOT_SHIPPED = ("tests/", "molecule/", "images/", "collections/", ".ci/", ".venv/", ".config/", "scripts/",

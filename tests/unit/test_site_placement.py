@@ -17,7 +17,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+# Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
+pytestmark = pytest.mark.playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = ("postgres", "redis", "nats", "traefik", "app")

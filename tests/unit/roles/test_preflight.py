@@ -13,6 +13,9 @@ import subprocess
 import pytest
 from conftest import assert_numbers_as_strings_pass, assert_preflight_passed, assert_refused_before_change, run_role
 
+# Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
+pytestmark = pytest.mark.playbook
+
 CASES = [
     ("docker_host", {"docker_host_package_source": "podman"},
      ["docker_host_package_source", "upstream, distro"]),

@@ -11,6 +11,9 @@ from __future__ import annotations
 import pytest
 from conftest import assert_numbers_as_strings_pass, assert_refused_before_change, run_role
 
+# Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
+pytestmark = pytest.mark.playbook
+
 # Valid, random-looking test values (not used anywhere else).
 GOOD = {"app_secret_key": "Zq4Lw8Xe2Rn6Tb0Vy3Mk", "app_database_password": "p9Gt3Hs7Jd1Kf5Lq8Wz2",
         "app_redis_password": "R2dm8Vq4Nx6Ct0Bw3Lp9", "app_nats_password": "n5Yh1Uj7Ik3Ol9Pz4Ma6"}

@@ -14,6 +14,9 @@ from __future__ import annotations
 import pytest
 from conftest import assert_refused_before_change, preflight_assert, run_role, run_tasks, step_tasks
 
+# Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
+pytestmark = pytest.mark.playbook
+
 SECRETS = {
     "postgres_pgvector_superuser_password": "Xq3-unit-test-superuser-7Hd9kLw2",
     "postgres_pgvector_app_password": "Xq3-unit-test-app-password-P4sT",

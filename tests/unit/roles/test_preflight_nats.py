@@ -17,6 +17,9 @@ from conftest import (
     step_tasks,
 )
 
+# Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
+pytestmark = pytest.mark.playbook
+
 APP = "Tq3vW8kZp2Lr9YxN4cHs"
 MONITOR = "Hm6Jd2Qw9Ez4Rb7Uk1Pf"
 GOOD = {"nats_app_password": APP, "nats_monitor_password": MONITOR}

@@ -16,6 +16,9 @@ from conftest import (
     step_tasks,
 )
 
+# Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
+pytestmark = pytest.mark.playbook
+
 ROLE = "postgres_pgvector"
 GOOD = {
     "postgres_pgvector_superuser_password": "Xq3-unit-test-superuser-7Hd9kLw2",

@@ -17,6 +17,9 @@ from conftest import (
     step_tasks,
 )
 
+# Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
+pytestmark = pytest.mark.playbook
+
 # Valid, random-looking test values (not used anywhere else).
 GOOD = {"redis_app_password": "q7Vd2LmX9pRt4KsW8nZb", "redis_monitor_password": "H3jN6cQy1TfU5wEa0Gxo"}
 

@@ -26,6 +26,9 @@ from conftest import (
     step_tasks,
 )
 
+# Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
+pytestmark = pytest.mark.playbook
+
 # Valid, random-looking test values (not used anywhere else).
 PASSWORD = "Tq8vL2mX7pRz4KsW"
 GOOD = {"traefik_domain": "unit.example.org", "traefik_acme_email": "ops@unit.example.org",
