@@ -60,7 +60,10 @@ plays() { awk '
   / [0-9]+:[0-9][0-9]:[0-9][0-9]\.[0-9]+ \*+ *$/ { now = secs($(NF - 1))
     if (pending) { if (n) dur[n] = now - start[n]; n++; names[n] = name; start[n] = now; pending = 0 }
     last = now }
-  END { if (n) dur[n] = last - start[n]; for (i = 1; i <= n; i++) printf "  %6.1f s  %s\n", dur[i], names[i] }' "$1"; }
+  END { if (n) dur[n] = last - start[n]
+    for (i = 1; i <= n; i++) { b = (i == 1) ? first : each
+      printf "  %6.1f s  (budget %4.1f s%s)  %s\n", dur[i], b, (dur[i] > b) ? ", over" : "", names[i] } }' \
+  first="$2" each="$3" "$1"; }
 
 noop() {
   echo "== no-op of the whole site on the local sandbox (inventories/local, ansible.posix.profile_tasks)"
@@ -92,8 +95,10 @@ noop() {
     "$target" "$changed"
   echo "  median of $runs runs (run $i); tasks: the recap's ok (changed included, a loop once, include_* too)," \
     "besides $skipped skipped; load now $(load)"
-  echo "no-op: time per play (run $i):"
-  plays "$dir/noop-$i.log"
+  # The budget that keeps a ten-role site within 60 s: the first play (facts, every
+  # preflight) 10 s, each role's play 5 s.
+  echo "no-op: time per play (run $i), against a budget of 10 s + 5 s a role (ten roles: 60 s):"
+  plays "$dir/noop-$i.log" "${BENCH_NOOP_FIRST_BUDGET:-10}" "${BENCH_NOOP_ROLE_BUDGET:-5}"
   echo "no-op: the ten slowest tasks (run $i):"
   sed -n '/^TASKS RECAP/,$p' "$dir/noop-$i.log" | grep -E -- ' -+ [0-9.]+s$' | sed 's/^/  /'
   rm -rf "$dir"
