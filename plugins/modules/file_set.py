@@ -1,0 +1,282 @@
+#!/usr/bin/python
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: file_set
+short_description: Ensure a set of directories and small files (content, owner, group, mode) in one call
+version_added: 0.2.0
+author:
+  - CommandCenter platform team (@commandcenter)
+description:
+  - Ensures every directory of O(directories) and every file of O(files) on the target in one module call, where
+    M(ansible.builtin.file) and M(ansible.builtin.copy) in a loop make one or two calls an item (a no-op run of a
+    stack's directories, checker scripts and secret files then costs one call instead of eight to twelve).
+  - A directory is created when missing (with its missing parents, mode C(0755), owned by root), then given its owner,
+    group and mode. A file is written when its content differs, through a temporary file in the same directory
+    (created with mode C(0600)) renamed over it, so a reader never sees a partial file nor a secret with a wider mode;
+    its owner, group and mode are then set. Directories are handled first, in order, then files, in order.
+  - The content of every file is treated as a secret (C(no_log)); it never appears in the result, in a diff or in the log.
+    The result names the paths that changed and what changed about each.
+  - Meant for small files whose content Ansible holds (rendered secrets, scripts read with a file lookup). Templates that
+    need a C(validate) command belong to M(ansible.builtin.template).
+options:
+  directories:
+    description:
+      - Directories to ensure.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the directory.
+        type: path
+        required: true
+      owner:
+        description: User name or numeric uid.
+        type: str
+        default: '0'
+      group:
+        description: Group name or numeric gid.
+        type: str
+        default: '0'
+      mode:
+        description: Octal mode, for example V('0755').
+        type: str
+        required: true
+  files:
+    description:
+      - Files to ensure. Their directory must exist (list it in O(directories)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dest:
+        description: Absolute path of the file.
+        type: path
+        required: true
+      content:
+        description: The whole content of the file (text, written as UTF-8). Never shown.
+        type: str
+        required: true
+      owner:
+        description: User name or numeric uid.
+        type: str
+        default: '0'
+      group:
+        description: Group name or numeric gid.
+        type: str
+        default: '0'
+      mode:
+        description: Octal mode, for example V('0400').
+        type: str
+        required: true
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change; nothing is written.
+  diff_mode:
+    support: partial
+    description: The diff lists the paths that change and what changes about each; contents are never shown.
+  idempotent:
+    support: full
+    description: A second run with the same items changes nothing.
+notes:
+  - The target must run as root (or as the owner of every path) to set owners.
+"""
+
+EXAMPLES = r"""
+- name: Ensure the stack's directories, checker script and secret files
+  commandcenter.infra.file_set:
+    directories:
+      - {path: /opt/commandcenter/redis, mode: '0755'}
+      - {path: /opt/commandcenter/redis/secrets, mode: '0700'}
+    files:
+      - dest: /opt/commandcenter/redis/secrets/redis_app_password
+        content: "{{ redis_app_password }}"
+        owner: '999'
+        group: '999'
+        mode: '0400'
+  no_log: true
+"""
+
+RETURN = r"""
+changed_paths:
+  description: Each path that changed (or would change, in check mode), with what changed about it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The directory or file.
+      type: str
+    changes:
+      description: What changed, among V(created), V(content), V(owner), V(group), V(mode).
+      type: list
+      elements: str
+  sample: [{"path": "/opt/commandcenter/redis/secrets/redis_app_password", "changes": ["content"]}]
+"""
+
+import grp
+import os
+import pwd
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes
+
+_OWNER_OPTIONS = dict(owner=dict(type="str", default="0"), group=dict(type="str", default="0"),
+                      mode=dict(type="str", required=True))
+
+
+class FileSetError(Exception):
+    """A bad item or a failed change, with a message that names the path."""
+
+
+def parse_mode(value, path):
+    """An octal mode string (e.g. '0755') as an int, or an error naming the path."""
+    try:
+        mode = int(str(value), 8)
+    except ValueError:
+        raise FileSetError("%s: mode must be octal digits such as '0755', got %r" % (path, value)) from None
+    if mode < 0 or mode > 0o7777:
+        raise FileSetError("%s: mode %r is out of range" % (path, value))
+    return mode
+
+
+def resolve_id(value, path, kind):
+    """A uid (kind 'owner') or gid (kind 'group') from a number or a name."""
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return pwd.getpwnam(text).pw_uid if kind == "owner" else grp.getgrnam(text).gr_gid
+    except KeyError:
+        raise FileSetError("%s: %s %r does not exist on the host" % (path, kind, text)) from None
+
+
+def wanted_attributes(item, path):
+    return (resolve_id(item["owner"], path, "owner"), resolve_id(item["group"], path, "group"),
+            parse_mode(item["mode"], path))
+
+
+def attribute_changes(st, uid, gid, mode):
+    changes = []
+    if st.st_uid != uid:
+        changes.append("owner")
+    if st.st_gid != gid:
+        changes.append("group")
+    if stat.S_IMODE(st.st_mode) != mode:
+        changes.append("mode")
+    return changes
+
+
+def set_attributes(path, uid, gid, mode):
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+
+
+def ensure_directory(item, check_mode):
+    """The changes the directory needs (made unless check_mode)."""
+    path = item["path"]
+    if not os.path.isabs(path):
+        raise FileSetError("%s: a directory path must be absolute" % path)
+    uid, gid, mode = wanted_attributes(item, path)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise FileSetError("%s: exists and is not a directory" % path)
+    if not os.path.isdir(path):
+        if not check_mode:
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            os.mkdir(path, 0o700)
+            set_attributes(path, uid, gid, mode)
+        return ["created"]
+    changes = attribute_changes(os.stat(path), uid, gid, mode)
+    if changes and not check_mode:
+        set_attributes(path, uid, gid, mode)
+    return changes
+
+
+def ensure_file(item, check_mode):
+    """The changes the file needs (made unless check_mode)."""
+    path = item["dest"]
+    if not os.path.isabs(path):
+        raise FileSetError("%s: a file path must be absolute" % path)
+    uid, gid, mode = wanted_attributes(item, path)
+    content = to_bytes(item["content"], errors="surrogate_or_strict")
+    if os.path.isdir(path):
+        raise FileSetError("%s: is a directory" % path)
+    exists = os.path.lexists(path)
+    if exists and os.path.islink(path):
+        raise FileSetError("%s: is a symbolic link; this module writes regular files only" % path)
+    if exists:
+        with open(path, "rb") as handle:
+            same = handle.read() == content
+        changes = [] if same else ["content"]
+        changes += attribute_changes(os.stat(path), uid, gid, mode)
+    else:
+        changes = ["created"]
+    if check_mode or not changes:
+        return changes
+    if not exists and not os.path.isdir(os.path.dirname(path)):
+        raise FileSetError("%s: its directory does not exist (list it in directories)" % path)
+    if "content" in changes or "created" in changes:
+        handle, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=os.path.dirname(path))
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(content)
+                out.flush()
+                os.fsync(out.fileno())
+            set_attributes(tmp, uid, gid, mode)
+            os.rename(tmp, path)
+        except BaseException:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            raise
+    else:
+        set_attributes(path, uid, gid, mode)
+    return changes
+
+
+def run(directories, files, check_mode):
+    """Every change, as [{path, changes}], in the order made."""
+    changed = []
+    for item in directories:
+        changes = ensure_directory(item, check_mode)
+        if changes:
+            changed.append({"path": item["path"], "changes": changes})
+    for item in files:
+        changes = ensure_file(item, check_mode)
+        if changes:
+            changed.append({"path": item["dest"], "changes": changes})
+    return changed
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            directories=dict(type="list", elements="dict", default=[],
+                             options=dict(path=dict(type="path", required=True), **_OWNER_OPTIONS)),
+            files=dict(type="list", elements="dict", default=[],
+                       options=dict(dest=dict(type="path", required=True),
+                                    content=dict(type="str", required=True, no_log=True), **_OWNER_OPTIONS)),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        changed = run(module.params["directories"], module.params["files"], module.check_mode)
+    except (FileSetError, OSError) as exc:
+        module.fail_json(msg="file_set: %s" % exc)
+    result = dict(changed=bool(changed), changed_paths=changed)
+    if module._diff and changed:
+        result["diff"] = dict(before_header="file_set", after_header="file_set", before="",
+                              after="".join("%s: %s\n" % (c["path"], ", ".join(c["changes"])) for c in changed))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
