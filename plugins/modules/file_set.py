@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: file_set
 short_description: Ensure a set of directories and small files (content, owner, group, mode) in one call
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - CommandCenter platform team (@commandcenter)
 description:
