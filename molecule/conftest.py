@@ -71,6 +71,14 @@ def platform_name() -> str:
 GENERATED_RE = re.compile(r"lookup\(\s*['\"](ansible\.builtin\.)?password['\"]")
 
 
+class HostVars(dict):
+    """Variables that hold secrets: pytest shows a failing test's arguments, so the repr
+    names the variables, never their values."""
+
+    def __repr__(self) -> str:
+        return f"<host variables: {', '.join(sorted(self))}>"
+
+
 def inventory_hostvars(host: str | None = None) -> dict:
     """The host's inventory variables, as written (templates NOT resolved: see host_var),
     except that the secrets the local inventory generates on first use are resolved, with
@@ -83,7 +91,7 @@ def inventory_hostvars(host: str | None = None) -> dict:
     generated = sorted(k for k, v in hostvars.items() if isinstance(v, str) and GENERATED_RE.search(v))
     if generated:
         hostvars.update(resolved_vars(generated, name))
-    return hostvars
+    return HostVars(hostvars)
 
 
 def resolved_vars(names: list[str], host: str | None = None) -> dict:
