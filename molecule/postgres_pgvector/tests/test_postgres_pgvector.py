@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, put_root_file, sh
+from conftest import BoundedLoad, HostVars, container_run_id, docker_json, inventory_hostvars, put_root_file, sh
 
 PROJECT = "cc-postgres"
 STACK_DIR = "/opt/commandcenter/postgres"
@@ -32,7 +32,7 @@ ONLY_THIS_ROLE = {"cc_molecule_roles": ["postgres_pgvector"]}
 def hostvars() -> dict:
     """The role's defaults overlaid with the scenario host's variables (local group_vars + host_vars)."""
     defaults = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "roles/postgres_pgvector/defaults/main.yml"
-    return {**yaml.safe_load(defaults.read_text()), **inventory_hostvars()}
+    return HostVars({**yaml.safe_load(defaults.read_text()), **inventory_hostvars()})
 
 
 def var(name: str):
