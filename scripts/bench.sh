@@ -23,7 +23,8 @@ precommit() {
   pre-commit run --all-files >/dev/null || { echo "precommit: a hook failed (make pre-commit shows it)"; return 1; }
   echo "precommit: every file: $(ms "$t") ms (target < 30000 ms; load $(load))"
   mapfile -t files < <(git ls-files roles/redis)
-  t=$(date +%s%N); pre-commit run --files "${files[@]}" >/dev/null
+  t=$(date +%s%N)
+  pre-commit run --files "${files[@]}" >/dev/null || { echo "precommit: a hook failed on roles/redis"; return 1; }
   echo "precommit: a commit of one role (roles/redis, ${#files[@]} files): $(ms "$t") ms (load $(load))"
 }
 
