@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: file_set
-short_description: Ensure a set of directories and small files (content, owner, group, mode) in one call
+short_description: Ensure a set of directories and files (content, owner, group, mode, a check) in one call
 version_added: 0.1.0
 author:
   - CommandCenter platform team (@commandcenter)
@@ -20,10 +20,16 @@ description:
     group and mode. A file is written when its content differs, through a temporary file in the same directory
     (created with mode C(0600)) renamed over it, so a reader never sees a partial file nor a secret with a wider mode;
     its owner, group and mode are then set. Directories are handled first, in order, then files, in order.
-  - The content of every file is treated as a secret (C(no_log)); it never appears in the result, in a diff or in the log.
+  - A file with a O(files[].validate) command is checked before it replaces the old one. The command runs on the
+    temporary file (already with its owner, group and mode); when it fails, the temporary file is removed, the old file
+    stays as it was, and the module fails naming the file and showing what the command printed. The check runs only
+    when the content changes (not in check mode), as with M(ansible.builtin.template).
+  - The content of a file given as O(files[].content) is treated as a secret (C(no_log)); it never appears in the result,
+    in a diff or in the log. A file given as O(files[].text) holds no secret; C(--diff) shows its old and new content.
     The result names the paths that changed and what changed about each.
-  - Meant for small files whose content Ansible holds (rendered secrets, scripts read with a file lookup). Templates that
-    need a C(validate) command belong to M(ansible.builtin.template).
+  - Meant for the files of one service, whose content Ansible holds (rendered templates
+    with P(ansible.builtin.template#lookup), secrets, scripts read with a file lookup). One call for all of them is what
+    keeps a run that changes nothing cheap.
 options:
   directories:
     description:
@@ -60,9 +66,20 @@ options:
         type: path
         required: true
       content:
-        description: The whole content of the file (text, written as UTF-8). Never shown.
+        description:
+          - The whole content of the file (written as UTF-8), a secret; never shown.
+          - Exactly one of O(files[].content) and O(files[].text) is required.
         type: str
-        required: true
+      text:
+        description:
+          - The whole content of a file that holds no secret (written as UTF-8); C(--diff) shows it.
+          - It appears in the module's arguments at C(-vvv), like any option that is not a secret.
+        type: str
+      validate:
+        description:
+          - A command that checks the new content before it is installed, with V(%s) where the path of the temporary
+            file goes (for example V(dockerd --validate --config-file %s)). Split like a shell word list; no shell.
+        type: str
       owner:
         description: User name or numeric uid.
         type: str
@@ -75,13 +92,28 @@ options:
         description: Octal mode, for example V('0400').
         type: str
         required: true
+  absent:
+    description:
+      - Files to remove when present (after the directories and files are ensured). A directory here is refused.
+    type: list
+    elements: path
+    default: []
+  secrets:
+    description:
+      - Values that must never appear in the module's output, for example in what a O(files[].validate) command prints
+        when it refuses a file. Ansible replaces each of them with V(********).
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
     description: Reports what would change; nothing is written.
   diff_mode:
     support: partial
-    description: The diff lists the paths that change and what changes about each; contents are never shown.
+    description:
+      - The diff lists the paths that change and what changes about each; then the old and new content of each file
+        given as O(files[].text) whose content changes. A secret's content (O(files[].content)) is never shown.
   idempotent:
     support: full
     description: A second run with the same items changes nothing.
@@ -102,6 +134,20 @@ EXAMPLES = r"""
         group: '999'
         mode: '0400'
   no_log: true
+
+- name: Ensure redis.conf is rendered and accepted by redis-server, in the same call as its secrets
+  commandcenter.infra.file_set:
+    files:
+      - dest: /opt/commandcenter/redis/secrets/redis_app_password
+        content: "{{ redis_app_password }}"
+        mode: '0400'
+      - dest: /opt/commandcenter/redis/config/redis.conf
+        text: "{{ lookup('ansible.builtin.template', 'redis.conf.j2') }}"
+        mode: '0644'
+        validate: docker run --rm -v %s:/check/redis.conf:ro redis:8 redis-server /check/redis.conf --test-memory 0
+    absent:
+      - /opt/commandcenter/redis/secrets/an_old_password
+    secrets: ["{{ redis_app_password }}"]
 """
 
 RETURN = r"""
@@ -115,7 +161,7 @@ changed_paths:
       description: The directory or file.
       type: str
     changes:
-      description: What changed, among V(created), V(content), V(owner), V(group), V(mode).
+      description: What changed, among V(created), V(content), V(owner), V(group), V(mode), V(removed).
       type: list
       elements: str
   sample: [{"path": "/opt/commandcenter/redis/secrets/redis_app_password", "changes": ["content"]}]
@@ -124,6 +170,7 @@ changed_paths:
 import grp
 import os
 import pwd
+import shlex
 import stat
 import tempfile
 
@@ -201,27 +248,53 @@ def ensure_directory(item, check_mode):
     return changes
 
 
-def ensure_file(item, check_mode):
-    """The changes the file needs (made unless check_mode)."""
+def file_content(item, path):
+    """The wanted content as bytes: exactly one of content (a secret) and text."""
+    given = [key for key in ("content", "text") if item.get(key) is not None]
+    if len(given) != 1:
+        raise FileSetError("%s: give exactly one of content (a secret) and text, got %s"
+                           % (path, " and ".join(given) or "neither"))
+    return to_bytes(item[given[0]], errors="surrogate_or_strict")
+
+
+def check_candidate(item, tmp, validator):
+    """Run the item's validate command on the temporary file; an error naming the file when it refuses it."""
+    command = item.get("validate")
+    if not command:
+        return
+    if "%s" not in command:
+        raise FileSetError("%s: validate must contain %%s (where the temporary file's path goes), got %r"
+                           % (item["dest"], command))
+    argv = [tmp if word == "%s" else word.replace("%s", tmp) for word in shlex.split(command)]
+    rc, out, err = validator(argv)
+    if rc != 0:
+        printed = " ".join(part.strip() for part in (out, err) if part and part.strip())
+        raise FileSetError("%s: not installed, its check refused the new content (exit %s): %s"
+                           % (item["dest"], rc, printed or "(the check printed nothing)"))
+
+
+def ensure_file(item, check_mode, validator=None):
+    """The changes the file needs (made unless check_mode), and the old content when it changes."""
     path = item["dest"]
     if not os.path.isabs(path):
         raise FileSetError("%s: a file path must be absolute" % path)
     uid, gid, mode = wanted_attributes(item, path)
-    content = to_bytes(item["content"], errors="surrogate_or_strict")
+    content = file_content(item, path)
     if os.path.isdir(path):
         raise FileSetError("%s: is a directory" % path)
     exists = os.path.lexists(path)
     if exists and os.path.islink(path):
         raise FileSetError("%s: is a symbolic link; this module writes regular files only" % path)
+    old = None
     if exists:
         with open(path, "rb") as handle:
-            same = handle.read() == content
-        changes = [] if same else ["content"]
+            old = handle.read()
+        changes = [] if old == content else ["content"]
         changes += attribute_changes(os.stat(path), uid, gid, mode)
     else:
         changes = ["created"]
     if check_mode or not changes:
-        return changes
+        return changes, old
     if not exists and not os.path.isdir(os.path.dirname(path)):
         raise FileSetError("%s: its directory does not exist (list it in directories)" % path)
     if "content" in changes or "created" in changes:
@@ -232,27 +305,49 @@ def ensure_file(item, check_mode):
                 out.flush()
                 os.fsync(out.fileno())
             set_attributes(tmp, uid, gid, mode)
+            if validator is not None:
+                check_candidate(item, tmp, validator)
             os.rename(tmp, path)
-        except BaseException:
+        finally:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
-            raise
     else:
         set_attributes(path, uid, gid, mode)
-    return changes
+    return changes, old
 
 
-def run(directories, files, check_mode):
-    """Every change, as [{path, changes}], in the order made."""
+def ensure_absent(path, check_mode):
+    """['removed'] when the file was there (removed unless check_mode)."""
+    if not os.path.isabs(path):
+        raise FileSetError("%s: a path to remove must be absolute" % path)
+    if os.path.isdir(path) and not os.path.islink(path):
+        raise FileSetError("%s: is a directory; absent removes files only" % path)
+    if not os.path.lexists(path):
+        return []
+    if not check_mode:
+        os.unlink(path)
+    return ["removed"]
+
+
+def run(directories, files, check_mode, validator=None, absent=(), diffs=None):
+    """Every change, as [{path, changes}], in the order made. With a list as diffs, the old and new
+    content of each changed file given as text is appended to it (as Ansible's diff dicts)."""
     changed = []
     for item in directories:
         changes = ensure_directory(item, check_mode)
         if changes:
             changed.append({"path": item["path"], "changes": changes})
     for item in files:
-        changes = ensure_file(item, check_mode)
+        changes, old = ensure_file(item, check_mode, validator)
         if changes:
             changed.append({"path": item["dest"], "changes": changes})
+            if diffs is not None and item.get("text") is not None and ("content" in changes or "created" in changes):
+                diffs.append(dict(before_header=item["dest"], after_header=item["dest"],
+                                  before=(old or b"").decode("utf-8", "replace"), after=item["text"]))
+    for path in absent:
+        changes = ensure_absent(path, check_mode)
+        if changes:
+            changed.append({"path": path, "changes": changes})
     return changed
 
 
@@ -262,19 +357,29 @@ def main():
             directories=dict(type="list", elements="dict", default=[],
                              options=dict(path=dict(type="path", required=True), **_OWNER_OPTIONS)),
             files=dict(type="list", elements="dict", default=[],
-                       options=dict(dest=dict(type="path", required=True),
-                                    content=dict(type="str", required=True, no_log=True), **_OWNER_OPTIONS)),
+                       options=dict(dest=dict(type="path", required=True), content=dict(type="str", no_log=True),
+                                    text=dict(type="str"), validate=dict(type="str"), **_OWNER_OPTIONS),
+                       mutually_exclusive=[("content", "text")], required_one_of=[("content", "text")]),
+            absent=dict(type="list", elements="path", default=[]),
+            secrets=dict(type="list", elements="str", default=[], no_log=True),
         ),
         supports_check_mode=True,
     )
+
+    def validator(argv):
+        return module.run_command(argv)
+
+    diffs = [] if module._diff else None
     try:
-        changed = run(module.params["directories"], module.params["files"], module.check_mode)
+        changed = run(module.params["directories"], module.params["files"], module.check_mode, validator,
+                      module.params["absent"], diffs)
     except (FileSetError, OSError) as exc:
         module.fail_json(msg="file_set: %s" % exc)
     result = dict(changed=bool(changed), changed_paths=changed)
     if module._diff and changed:
-        result["diff"] = dict(before_header="file_set", after_header="file_set", before="",
-                              after="".join("%s: %s\n" % (c["path"], ", ".join(c["changes"])) for c in changed))
+        summary = dict(before_header="file_set", after_header="file_set", before="",
+                       after="".join("%s: %s\n" % (c["path"], ", ".join(c["changes"])) for c in changed))
+        result["diff"] = [summary] + diffs
     module.exit_json(**result)
 
 

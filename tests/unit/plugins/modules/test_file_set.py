@@ -108,5 +108,91 @@ def test_module_result_names_paths_and_never_the_content(tmp_path, capsys):
     result = json.loads(out)
     assert result["changed"] is True
     assert [c["path"] for c in result["changed_paths"]] == [str(tmp_path / "s"), str(tmp_path / "s" / "password")]
-    assert str(tmp_path / "s" / "password") in result["diff"]["after"]
+    assert str(tmp_path / "s" / "password") in result["diff"][0]["after"]
+    assert len(result["diff"]) == 1, "a secret's content gets no diff of its own"
     assert SECRET not in out
+
+
+def text(path, body, mode="0644", **extra):
+    return {"dest": str(path), "text": body, "owner": UID, "group": GID, "mode": mode, **extra}
+
+
+def shell_validator(calls):
+    """Runs a validate argv for real (the commands below are POSIX tools), recording each."""
+    import subprocess
+
+    def validate(argv):
+        calls.append(argv)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+    return validate
+
+
+def test_a_checked_file_is_installed_only_when_its_check_accepts_it(tmp_path):
+    path = tmp_path / "app.conf"
+    check = "grep -q ^port= %s"
+    calls = []
+    assert run([], [text(path, "port=1\n", validate=check)], False, shell_validator(calls)) == [
+        {"path": str(path), "changes": ["created"]}]
+    assert path.read_text() == "port=1\n"
+    # The check saw the candidate (a temporary file beside the target, with the final mode), not the target.
+    assert len(calls) == 1 and calls[0][:2] == ["grep", "-q"] and calls[0][3] != str(path)
+    assert os.path.dirname(calls[0][3]) == str(tmp_path)
+    with pytest.raises(FileSetError, match=r"app\.conf: not installed, its check refused the new content \(exit 1\)"):
+        run([], [text(path, "no port here\n", validate=check)], False, shell_validator(calls))
+    assert path.read_text() == "port=1\n", "a refused file must leave the old one as it was"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.conf"], "no temporary file may be left"
+    # Unchanged content: no check runs (a no-op costs nothing more); nor in check mode.
+    calls.clear()
+    assert run([], [text(path, "port=1\n", validate=check)], False, shell_validator(calls)) == []
+    assert run([], [text(path, "port=2\n", validate=check)], True, shell_validator(calls)) == [
+        {"path": str(path), "changes": ["content"]}]
+    assert calls == []
+
+
+def test_a_refusal_shows_what_the_check_printed(tmp_path):
+    item = text(tmp_path / "x.conf", "a\n", validate="sh -c 'echo bad directive on line 1 >&2; exit 3' %s")
+    with pytest.raises(FileSetError, match=r"exit 3\): bad directive on line 1"):
+        run([], [item], False, shell_validator([]))
+
+
+def test_a_validate_command_without_the_placeholder_is_refused(tmp_path):
+    with pytest.raises(FileSetError, match="validate must contain %s"):
+        run([], [text(tmp_path / "x", "a", validate="true")], False, shell_validator([]))
+
+
+def test_exactly_one_of_content_and_text(tmp_path):
+    with pytest.raises(FileSetError, match="exactly one of content"):
+        run([], [{**secret(tmp_path / "x"), "text": "also"}], False)
+    with pytest.raises(FileSetError, match="got neither"):
+        run([], [{"dest": str(tmp_path / "x"), "owner": UID, "group": GID, "mode": "0644"}], False)
+
+
+def test_text_files_get_a_content_diff_and_secrets_do_not(tmp_path):
+    conf, password = tmp_path / "app.conf", tmp_path / "password"
+    run([], [text(conf, "port=1\n"), secret(password)], False)
+    diffs = []
+    run([], [text(conf, "port=2\n"), secret(password, "another-secret-value")], False, diffs=diffs)
+    assert diffs == [{"before_header": str(conf), "after_header": str(conf), "before": "port=1\n", "after": "port=2\n"}]
+
+
+def test_absent_removes_files_and_refuses_directories(tmp_path):
+    stale = tmp_path / "stale.conf"
+    stale.write_text("x")
+    assert run([], [], True, absent=[str(stale)]) == [{"path": str(stale), "changes": ["removed"]}]
+    assert stale.exists(), "check mode removes nothing"
+    assert run([], [], False, absent=[str(stale)]) == [{"path": str(stale), "changes": ["removed"]}]
+    assert not stale.exists()
+    assert run([], [], False, absent=[str(stale)]) == []
+    with pytest.raises(FileSetError, match="is a directory"):
+        run([], [], False, absent=[str(tmp_path)])
+
+
+def test_module_masks_the_secrets_in_a_refusal(tmp_path, capsys):
+    args = {"files": [text(tmp_path / "x.conf", "a\n", validate="sh -c 'echo leaked %s-" + SECRET + "; exit 1' %s")],
+            "secrets": [SECRET]}
+    with patch_module_args(args), pytest.raises(SystemExit):
+        file_set.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True and "x.conf: not installed" in result["msg"]
+    assert SECRET not in result["msg"] and "********" in result["msg"]
