@@ -109,7 +109,8 @@ GOOD = ["defaults", "local-inventory", "published-no-exporter", "big-host-overri
 def test_the_hba_check_is_the_roles(renders):
     """The validate: command mounts files/pg-hba-check.sh and runs it as hba_check() does."""
     command = (renders["local-inventory"] / "hba-check").read_text()
-    assert command.startswith("docker run --rm --network none --entrypoint sh -v %s:/check/pg_hba.conf:ro ")
+    assert command.startswith(
+        "docker run --rm --network none --pull missing --entrypoint sh -v %s:/check/pg_hba.conf:ro ")
     assert "-v /opt/commandcenter/postgres/checks/pg-hba-check.sh:/cc-check/pg-hba-check.sh:ro " in command
     assert command.endswith(" /cc-check/pg-hba-check.sh")
 
