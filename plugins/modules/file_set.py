@@ -75,6 +75,12 @@ options:
           - The whole content of a file that holds no secret (written as UTF-8); C(--diff) shows it.
           - It appears in the module's arguments at C(-vvv), like any option that is not a secret.
         type: str
+      force:
+        description:
+          - V(false) writes the file only when it does not exist (a key generated once, never replaced); the content of
+            an existing file is kept as it is. Its owner, group and mode are enforced either way.
+        type: bool
+        default: true
       validate:
         description:
           - A command that checks the new content before it is installed, with V(%s) where the path of the temporary
@@ -286,7 +292,9 @@ def ensure_file(item, check_mode, validator=None):
     if exists and os.path.islink(path):
         raise FileSetError("%s: is a symbolic link; this module writes regular files only" % path)
     old = None
-    if exists:
+    if exists and not item.get("force", True):
+        changes = attribute_changes(os.stat(path), uid, gid, mode)
+    elif exists:
         with open(path, "rb") as handle:
             old = handle.read()
         changes = [] if old == content else ["content"]
@@ -358,7 +366,8 @@ def main():
                              options=dict(path=dict(type="path", required=True), **_OWNER_OPTIONS)),
             files=dict(type="list", elements="dict", default=[],
                        options=dict(dest=dict(type="path", required=True), content=dict(type="str", no_log=True),
-                                    text=dict(type="str"), validate=dict(type="str"), **_OWNER_OPTIONS),
+                                    text=dict(type="str"), force=dict(type="bool", default=True),
+                                    validate=dict(type="str"), **_OWNER_OPTIONS),
                        mutually_exclusive=[("content", "text")], required_one_of=[("content", "text")]),
             absent=dict(type="list", elements="path", default=[]),
             secrets=dict(type="list", elements="str", default=[], no_log=True),

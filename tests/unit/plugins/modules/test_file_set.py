@@ -196,3 +196,15 @@ def test_module_masks_the_secrets_in_a_refusal(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["failed"] is True and "x.conf: not installed" in result["msg"]
     assert SECRET not in result["msg"] and "********" in result["msg"]
+
+
+def test_force_false_creates_once_and_never_replaces_the_content(tmp_path):
+    key = tmp_path / "host.key"
+    assert run([], [{**secret(key, "first", "0600"), "force": False}], False) == [
+        {"path": str(key), "changes": ["created"]}]
+    assert run([], [{**secret(key, "second", "0600"), "force": False}], False) == []
+    assert key.read_text() == "first", "an existing file's content is kept"
+    key.chmod(0o644)
+    assert run([], [{**secret(key, "third", "0600"), "force": False}], False) == [
+        {"path": str(key), "changes": ["mode"]}]
+    assert key.read_text() == "first" and mode_of(key) == 0o600
