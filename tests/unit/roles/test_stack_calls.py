@@ -41,7 +41,7 @@ CALLS = list(_calls())
 
 
 def test_the_roles_call_the_stack_role():
-    assert len(CALLS) >= 18, [name for name, _, _ in CALLS]
+    assert len(CALLS) >= 18, [call[0] for call in CALLS]
 
 
 @pytest.mark.parametrize(("name", "include", "variables"), CALLS, ids=[c[0] for c in CALLS])
