@@ -316,6 +316,20 @@ def test_metrics_count_requests_by_route(stack):
     assert "cc_http_request_duration_seconds_bucket" in text and "process_resident_memory_bytes" in text
 
 
+def test_metrics_show_the_database_pool_and_query_time(stack):
+    """What the monitoring role's DatabasePoolExhausted and SlowDatabaseQueries alerts read."""
+    status, body = stack.json("GET", "http://api:8000/health")
+    assert status == 200 and body["checks"]["database"] == "ok", body   # two statements on a pool connection
+    status, text = stack.http("GET", "http://api:8000/metrics")
+    assert status == 200
+    values = {name: float(value) for name, _, value in
+              (line.partition(" ") for line in text.splitlines() if line.startswith("cc_db_"))}
+    assert values["cc_db_pool_max_connections"] == 10            # pool_size 5 + max_overflow 5
+    assert values["cc_db_pool_checked_out_connections"] == 0     # the health check gave its connection back
+    assert values["cc_db_query_duration_seconds_count"] >= 2
+    assert 'cc_db_query_duration_seconds_bucket{le="1.0"}' in text
+
+
 def test_beat_heartbeat_reaches_redis_through_the_worker(stack):
     def heartbeat():
         proc = stack.exec("redis", "redis-cli", "--no-auth-warning", "--user", "app", "GET", "cc:beat:last",

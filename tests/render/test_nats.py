@@ -248,7 +248,7 @@ def test_compose_file_is_hardened_and_holds_no_secret(renders, which):
     assert nats["memswap_limit"] == nats["mem_limit"] and nats["pids_limit"] == 512
     assert nats["environment"] == {"GOMEMLIMIT": str(int(512 * 1024 * 1024 * 0.9))}
     assert nats["command"] == ["--config", "/etc/nats/nats-server.conf"]
-    assert nats["networks"] == ["commandcenter"]
+    assert nats["networks"] == ["commandcenter", "monitoring"]
     assert nats["healthcheck"]["test"] == ["CMD", "wget", "-q", "-O", "-",
                                            "http://127.0.0.1:8222/healthz?js-enabled-only=true"]
     assert nats["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}

@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+"""monitoring: bad input fails before anything changes, naming the variable.
+
+Each case runs the whole role in check mode against this machine (connection local):
+argument_specs or preflight must stop it before any task of a later step ("Ensure ...")
+starts. No Docker needed.
+"""
+from __future__ import annotations
+
+import pytest
+from conftest import TYPE_ERRORS, assert_preflight_passed, assert_refused_before_change, run_role, step_tasks
+
+# Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
+pytestmark = pytest.mark.playbook
+
+CASES = [
+    # types (argument_specs)
+    ("bad-type-alert-for", {"monitoring_alert_for": "5m"}, ["monitoring_alert_for", "dict"]),
+    ("bad-type-cadvisor", {"monitoring_cadvisor_enabled": "perhaps"}, ["monitoring_cadvisor_enabled", "bool"]),
+    # values (preflight)
+    ("scrape-interval", {"monitoring_scrape_interval": "15 seconds"},
+     ["monitoring_scrape_interval must be Prometheus durations", "15 seconds"]),
+    ("retention-time", {"monitoring_retention_time": "a month"}, ["monitoring_retention_time", "a month"]),
+    ("retention-size", {"monitoring_retention_size": "20G"},
+     ["monitoring_retention_size must be a size such as 512MB or 20GB", "got 20G"]),
+    ("mem-limit", {"monitoring_prometheus_mem_limit": "lots"},
+     ["monitoring_prometheus_mem_limit must be docker sizes", "lots"]),
+    ("alert-for-unknown", {"monitoring_alert_for": {"RedisIsDown": "1m"}},
+     ["monitoring_alert_for names alerts the rules do not have", "RedisIsDown"]),
+    ("alert-for-duration", {"monitoring_alert_for": {"RedisDown": "soon"}},
+     ["monitoring_alert_for: not durations", "RedisDown"]),
+    ("threshold-unknown", {"monitoring_alert_thresholds": {"cpu": 0.9}},
+     ["monitoring_alert_thresholds: unknown keys", "cpu"]),
+    ("threshold-not-number", {"monitoring_alert_thresholds": {"host_cpu_ratio": "high"}},
+     ["monitoring_alert_thresholds: not numbers", "host_cpu_ratio"]),
+    ("alert-job-unknown", {"monitoring_alert_jobs": ["prometheus", "mongodb"]},
+     ["monitoring_alert_jobs names jobs the scrape configuration does not have", "mongodb"]),
+    ("port", {"monitoring_prometheus_port": 0}, ["monitoring_prometheus_port must be 1-65535, got 0"]),
+    ("cpus", {"monitoring_small_cpus": 0}, ["monitoring_prometheus_cpus and monitoring_small_cpus must be greater"]),
+    ("pids", {"monitoring_pids_limit": 4}, ["monitoring_pids_limit must be 16 or more, got 4"]),
+    ("data-dir", {"monitoring_prometheus_data_dir": "data/prometheus"},
+     ["monitoring_prometheus_data_dir must be an absolute path", "data/prometheus"]),
+    ("ca-file", {"monitoring_blackbox_ca_file": "ca.crt"}, ["monitoring_blackbox_ca_file must be empty or an absolute"]),
+    ("probe-url", {"monitoring_probe_urls": ["api.example.org/health"]},
+     ["monitoring_probe_urls must be http(s) URLs", "api.example.org/health"]),
+]
+
+
+@pytest.mark.parametrize(("role_vars", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
+    proc = run_role(tmp_path, "monitoring", role_vars)
+    assert_refused_before_change(proc, "monitoring", expected)
+
+
+def test_defaults_pass_preflight(tmp_path):
+    proc = run_role(tmp_path, "monitoring", {}, "--tags", "monitoring_preflight")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert_preflight_passed(proc, "monitoring")
+    assert not step_tasks(out, "monitoring")
+
+
+def test_every_problem_is_reported_together(tmp_path):
+    proc = run_role(tmp_path, "monitoring", {"monitoring_scrape_timeout": "ten", "monitoring_retention_size": "lots",
+                                             "monitoring_alert_for": {"NoSuchAlert": "1m"},
+                                             "monitoring_blackbox_port": 70000})
+    out = assert_refused_before_change(proc, "monitoring", [
+        "monitoring: 4 input problem(s)", "monitoring_scrape_timeout", "monitoring_retention_size", "NoSuchAlert",
+        "monitoring_blackbox_port must be 1-65535, got 70000"])
+    assert out.count("FAILED!") == 1
+
+
+def test_numbers_given_as_strings_pass_preflight(tmp_path):
+    """-e passes strings: argument_specs accepts "9091" for an int, and so does preflight."""
+    proc = run_role(tmp_path, "monitoring", {}, "--tags", "monitoring_preflight",
+                    "-e", "monitoring_prometheus_port=9091", "-e", "monitoring_blackbox_port=9116",
+                    "-e", "monitoring_pids_limit=64", "-e", "monitoring_prometheus_cpus=0.5",
+                    "-e", "monitoring_log_max_file=2", "-e", "monitoring_health_timeout=60")
+    out = assert_preflight_passed(proc, "monitoring")
+    assert proc.returncode == 0, out[-3000:]
+    errors = [text for text in TYPE_ERRORS if text in out]
+    assert not errors, f"type errors {errors}:\n{out[-3000:]}"
