@@ -125,6 +125,8 @@ def test_acl_file_holds_hashes_not_passwords(rendered):
     assert lines[0] == "user default reset off"
     assert lines[1].startswith("user commandcenter reset on #") and " -flushall " in lines[1] and " -keys " in lines[1]
     assert lines[2].startswith("user monitor reset on #") and "resetkeys" in lines[2] and "-@all" in lines[2]
+    # The checked key only, read-only, sized by type and length (redis_exporter_check_keys).
+    assert " %R~celery " in lines[2] and " +llen " in lines[2] and "~*" not in lines[2] and "+get" not in lines[2]
 
 
 def test_redis_conf_carries_the_settings(rendered):
@@ -165,6 +167,8 @@ def test_compose_file_is_hardened_and_holds_no_secret(rendered):
     assert (redis["pids_limit"], exporter["pids_limit"]) == (128, 256)
     assert redis["memswap_limit"] == redis["mem_limit"] and exporter["memswap_limit"] == exporter["mem_limit"]
     assert exporter["environment"]["REDIS_PASSWORD_FILE"] == "/run/secrets/redis_exporter_password.json"
+    # The Celery queue's length (the monitoring role's CeleryQueueBacklog).
+    assert exporter["environment"]["REDIS_EXPORTER_CHECK_SINGLE_KEYS"] == "db0=celery"
     assert not any("PASSWORD" in k and not k.endswith("_FILE") for k in exporter["environment"])
     if which == "local-inventory":
         assert redis["image"] == "172.17.0.1:5000/commandcenter/redis:8.0"

@@ -243,6 +243,24 @@ def test_exporter_reports_redis_up(host, image):
     assert not [e for e in env if e.startswith("REDIS_PASSWORD=")]
 
 
+def test_exporter_reports_the_celery_queue_length_and_no_more(host, image, app_password_file):
+    """redis_exporter_check_keys: the monitoring user may size the queue key (TYPE, LLEN), not read it."""
+    app(host, image, app_password_file, "DEL", "celery")
+    assert app(host, image, app_password_file, "RPUSH", "celery", "m1", "m2", "m3") == "3"
+    try:
+        values = metrics(host, image)
+        assert values.get('redis_key_size{db="db0",key="celery"}') == "3", {
+            k: v for k, v in values.items() if "key" in k or "error" in k}
+        assert values.get('redis_exporter_last_scrape_error{err=""}') == "0"
+        out = cli(host, image, "LRANGE", "celery", "0", "-1", user=MONITOR_USER, password_file=MONITOR_PASSWORD_FILE)
+        assert out == f"NOPERM User {MONITOR_USER} has no permissions to run the 'lrange' command"
+        assert cli(host, image, "LLEN", "celery", user=MONITOR_USER, password_file=MONITOR_PASSWORD_FILE) == "3"
+        out = cli(host, image, "LLEN", "cc:test:greeting", user=MONITOR_USER, password_file=MONITOR_PASSWORD_FILE)
+        assert out == "NOPERM No permissions to access a key", out
+    finally:
+        app(host, image, app_password_file, "DEL", "celery")
+
+
 # --- changes ---------------------------------------------------------------------
 
 def test_bad_directive_is_refused_and_redis_untouched(host, converge):

@@ -56,6 +56,10 @@ CASES = [
     ("extra-bad-name", {**GOOD, "redis_config_extra": {"Bad Name": "1"}}, ["redis_config_extra", "Bad Name"]),
     ("default-user", {**GOOD, "redis_app_user": "default"}, ["redis_app_user and redis_monitor_user", "default"]),
     ("same-users", {**GOOD, "redis_monitor_user": "commandcenter"}, ["must differ"]),
+    ("check-key-name", {**GOOD, "redis_exporter_check_keys": [{"db": 0, "key": "celery queue"}]},
+     ["redis_exporter_check_keys entries must be", "celery queue"]),
+    ("check-key-db", {**GOOD, "redis_exporter_check_keys": [{"db": 16, "key": "celery"}]},
+     ["redis_exporter_check_keys entries must be", "16"]),
     ("denied-command-name", {**GOOD, "redis_app_denied_commands": ["FLUSHALL", "rm -rf"]},
      ["redis_app_denied_commands", "rm -rf"]),
 ]
