@@ -289,8 +289,7 @@ def test_compose_file_is_hardened_and_holds_no_secret(rendered):
     assert svc["ports"] == ["0.0.0.0:80:8080", "0.0.0.0:443:8443"]
     # On monitoring also by every route's public name (probes from inside need no public DNS).
     domain = "commandcenter.test" if which == "local-inventory" else TEST_VALUES["traefik_domain"]
-    assert svc["networks"] == {"commandcenter": {}, "monitoring": {"aliases": [
-        f"api.{domain}", domain, f"flower.{domain}", f"traefik.{domain}"]}}
+    assert svc["networks"] == {"commandcenter": {}, "monitoring": {"aliases": [domain, f"api.{domain}"]}}
     assert svc["mem_limit"] == "256m" and svc["cpus"] == 1.0
     assert svc["memswap_limit"] == svc["mem_limit"] and svc["pids_limit"] == 512
     assert svc["healthcheck"]["test"] == ["CMD", "traefik", "healthcheck", "--configFile=/etc/traefik/traefik.yml"]

@@ -96,7 +96,8 @@ def test_nats_is_healthy_and_hardened(nats):
     assert hostconfig["RestartPolicy"]["Name"] == "unless-stopped"
     assert hostconfig["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
     assert f"GOMEMLIMIT={int(512 * MB * 0.9)}" in config["Env"]
-    assert set(nats["NetworkSettings"]["Networks"]) == {"commandcenter"}
+    # monitoring: the monitoring role's blackbox exporter probes its health endpoint.
+    assert set(nats["NetworkSettings"]["Networks"]) == {"commandcenter", "monitoring"}
     assert "js-enabled-only=true" in " ".join(config["Healthcheck"]["Test"])
 
 

@@ -275,6 +275,8 @@ def test_container_runs_hardened_without_the_docker_socket(host):
     assert hc["RestartPolicy"]["Name"] == "unless-stopped"
     assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
     assert set(c["NetworkSettings"]["Networks"]) == {"commandcenter", "monitoring"}
+    # On monitoring also under its routes' public names (probes from inside need no public DNS).
+    assert {f"api.{DOMAIN}", DOMAIN} <= set(c["NetworkSettings"]["Networks"]["monitoring"]["Aliases"] or [])
     assert c["State"]["Health"]["Status"] == "healthy"
     assert not any("docker.sock" in m["Source"] or "docker.sock" in m["Destination"] for m in c["Mounts"])
     dynamic = [m for m in c["Mounts"] if m["Destination"] == DYNAMIC_DIR]
