@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Speed and size figures (`make bench`). Prints figures, each next to its target; asserts nothing.
-#   scripts/bench.sh [precommit|images|docker_host|noop|rollout]...   (default: all, in this order)
+#   scripts/bench.sh [precommit|images|docker_host|noop|rollout|alerting]...   (default: all, in this order)
 # precommit: the pre-commit hooks over every file, then over one role's files (a commit).
 # noop: the site's no-op against the local sandbox (inventories/local, as `make demo` deploys
 # it): converge once, then time BENCH_NOOP_RUNS (3) runs that change nothing, with
@@ -14,7 +14,7 @@ export PATH ANSIBLE_CONFIG="$PWD/ansible.cfg"
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(precommit images docker_host noop rollout)
+[ ${#sections[@]} -gt 0 ] || sections=(precommit images docker_host noop rollout alerting)
 
 precommit() {
   echo "== pre-commit hooks (.pre-commit-config.yaml; target < 30 s)"
@@ -116,9 +116,24 @@ rollout() {
   molecule destroy -s default >/dev/null 2>&1 || true
 }
 
+alerting() {
+  echo "== alert delivery (molecule monitoring: Redis stopped for real, RedisDown with for: 10s)"
+  local t log
+  log=$(mktemp)
+  molecule destroy -s monitoring >/dev/null 2>&1 || true
+  t=$(date +%s%N); molecule converge -s monitoring >/dev/null 2>&1
+  echo "alerting: create and converge (Redis, Alertmanager, monitoring): $(ms "$t") ms (load $(load))"
+  # The scenario's tests print the figures: seconds from the stop to each receiver, and
+  # Prometheus's own evaluation time of every rule group.
+  COLUMNS=400 molecule verify -s monitoring >"$log" 2>&1 || echo "alerting: a test failed (see molecule verify -s monitoring)"
+  grep -E "RedisDown \(for|rules loaded and healthy|Watchdog heartbeats" "$log" | sed 's/^[^A-Za-z]*/alerting: /'
+  rm -f "$log"
+  molecule destroy -s monitoring >/dev/null 2>&1 || true
+}
+
 for section in "${sections[@]}"; do
   case $section in
-    precommit | images | docker_host | noop | rollout) "$section" ;;
-    *) echo "usage: scripts/bench.sh [precommit|images|docker_host|noop|rollout]..." >&2; exit 2 ;;
+    precommit | images | docker_host | noop | rollout | alerting) "$section" ;;
+    *) echo "usage: scripts/bench.sh [precommit|images|docker_host|noop|rollout|alerting]..." >&2; exit 2 ;;
   esac
 done

@@ -4,7 +4,7 @@
 args, healthcheck) or in compose files: neither its value nor a plain hash of it.
 
 The secrets are the scenario host's variables whose names say so (..._password,
-..._secret, ..._token, ..._api_key) and that belong to a role the scenario converges
+..._secret, ..._token, ..._api_key, ..._routing_key, Alertmanager's receiver URLs) and that belong to a role the scenario converges
 (cc_molecule_roles; all of them for the whole site), the literal passwords of its
 `*_users` lists, and the host's own HMAC key (/opt/commandcenter/secrets/host.key).
 Besides each value, the tests look for the hex sha256, sha1 and md5 of each secret and
@@ -22,7 +22,9 @@ import re
 import pytest
 from conftest import inventory_hostvars
 
-SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_key|secret_key)$")
+# Receiver URLs carry their endpoint's token (a webhook's path, Slack's hook), so they are secrets.
+SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_key|secret_key|routing_key)$"
+                         r"|^alertmanager_(webhook|heartbeat|slack_api)_url$")
 HOST_KEY = "/opt/commandcenter/secrets/host.key"
 ALGORITHMS = ("sha256", "sha1", "md5")
 

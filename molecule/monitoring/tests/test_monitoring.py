@@ -1,0 +1,226 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright (c) 2026, CommandCenter platform team
+"""monitoring + alertmanager: Prometheus scrapes what the inventory has, its rules load, and
+a real outage reaches real receivers.
+
+The receivers run on the platform host's engine, on the monitoring network, as
+host_vars/cc-monitoring.yml names them: `webhook-sink` (a small HTTP server of the
+toolbox image that records every POST) and `mailsink` (Postfix, images/mailsink: a real
+SMTP server that stores every mail in a Maildir). Redis is stopped for real; RedisDown
+fires from the real rule (its `for:` shortened through monitoring_alert_for), Prometheus
+sends it, Alertmanager routes it, and both receivers get it, then its resolution.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import shlex
+import time
+
+import pytest
+from conftest import inventory_hostvars, sh
+
+HOSTVARS = inventory_hostvars()
+PROMETHEUS = "cc-monitoring-prometheus-1"
+ALERTMANAGER = "cc-alertmanager-alertmanager-1"
+REDIS = "cc-redis-redis-1"
+REGISTRY = HOSTVARS["cc_image_registry"]
+# The webhook receiver: every POST as a JSON line {"at", "path", "body"} in /tmp/hooks.jsonl.
+SINK_SERVER = r"""
+import http.server, json, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        with open('/tmp/hooks.jsonl', 'a') as out:
+            out.write(json.dumps({'at': time.time(), 'path': self.path, 'body': json.loads(body)}) + '\n')
+        self.send_response(200); self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(('', 8080), H).serve_forever()
+"""
+# What the scenario runs, and what cannot run here (no image exists: no Debian package, no
+# reachable registry), or is deployed by other scenarios.
+EXPECTED_JOBS = {"prometheus", "alertmanager", "redis", "node"}
+NOT_RUN_HERE = {
+    "cadvisor": "no cAdvisor image exists on this machine (no Debian package, no registry); the role does not deploy it yet",
+    "backend, flower, postgres, traefik, nats, blackbox": "not in this scenario's inventory (the render tests check "
+                                                          "their scrape configuration)",
+}
+
+
+def docker(host, *args: str) -> str:
+    return sh(host, "docker " + " ".join(shlex.quote(a) for a in args))
+
+
+def api(host, container: str, port: int, path: str):
+    """GET a JSON API inside a container (busybox wget of the images)."""
+    return json.loads(docker(host, "exec", container, "wget", "-q", "-O", "-", f"http://127.0.0.1:{port}{path}"))
+
+
+def prometheus(host, path: str):
+    return api(host, PROMETHEUS, 9090, path)
+
+
+def sink_curl(host, *args: str) -> str:
+    """curl from the webhook sink's container (the toolbox image) on the monitoring network."""
+    return docker(host, "exec", "webhook-sink", "curl", "-sS", "--fail", *args)
+
+
+@pytest.fixture(scope="module")
+def receivers(host):
+    """The webhook sink and the SMTP server, started fresh on the monitoring network."""
+    docker(host, "rm", "-f", "webhook-sink", "mailsink")
+    docker(host, "run", "-d", "--name", "webhook-sink", "--network", "monitoring",
+           f"{REGISTRY}/commandcenter/toolbox:trixie", "python3", "-c", SINK_SERVER)
+    docker(host, "run", "-d", "--name", "mailsink", "--network", "monitoring",
+           f"{REGISTRY}/commandcenter/mailsink:trixie")
+    deadline = time.monotonic() + 60
+    while docker(host, "inspect", "-f", "{{.State.Health.Status}}", "mailsink").strip() != "healthy":
+        assert time.monotonic() < deadline, docker(host, "logs", "mailsink")
+        time.sleep(1)
+    yield
+    docker(host, "start", REDIS)
+    docker(host, "rm", "-f", "webhook-sink", "mailsink")
+
+
+def hooks(host, path_prefix: str) -> list[dict]:
+    out = host.run("docker exec webhook-sink cat /tmp/hooks.jsonl").stdout
+    return [h for h in map(json.loads, out.splitlines()) if h["path"].startswith(path_prefix)]
+
+
+def mails(host) -> list[email.message.EmailMessage]:
+    out = host.run("docker exec mailsink sh -c 'for f in /home/sink/Maildir/new/*; do "
+                   "[ -f \"$f\" ] && cat \"$f\" && echo ===CC-MAIL-END===; done'").stdout
+    return [email.message_from_string(part.strip() + "\n", policy=email.policy.default)
+            for part in out.split("===CC-MAIL-END===") if part.strip()]
+
+
+def mail_text(message) -> str:
+    parts = [p for p in message.walk() if p.get_content_type() in ("text/plain", "text/html")]
+    return message["subject"] + "\n" + "\n".join(p.get_content() for p in parts)
+
+
+def wait_for(what: str, probe, timeout: float = 180, interval: float = 1):
+    """Poll probe() until it returns something truthy; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what}: nothing after {timeout} s"
+        time.sleep(interval)
+
+
+def notifications(host, alertname: str, status: str, since: float) -> list[dict]:
+    """Webhook notifications (path /alerts) after `since` holding `alertname` with `status`."""
+    return [h for h in hooks(host, "/alerts/") if h["at"] >= since and any(
+        a["labels"]["alertname"] == alertname and a["status"] == status for a in h["body"]["alerts"])]
+
+
+def mails_about(host, alertname: str, marker: str, count_before: int) -> list:
+    return [m for m in mails(host)[count_before:] if alertname in m["subject"] and marker in m["subject"]]
+
+
+def test_prometheus_runs_the_roles_configuration(host):
+    build = prometheus(host, "/api/v1/status/buildinfo")["data"]
+    assert build["version"].startswith("2.53"), build
+    config = prometheus(host, "/api/v1/status/config")["data"]["yaml"]
+    assert "environment: local" in config and "cluster: commandcenter" in config, config[:600]
+    assert "scrape_interval: 5s" in config, "the scenario's interval, set through monitoring_scrape_interval"
+
+
+def test_every_scrape_job_that_can_run_here_is_up(host):
+    targets = prometheus(host, "/api/v1/targets")["data"]["activeTargets"]
+    by_job: dict[str, list[str]] = {}
+    for target in targets:
+        by_job.setdefault(target["labels"]["job"], []).append(target["health"])
+    assert set(by_job) == EXPECTED_JOBS, by_job
+    down = {job: health for job, health in by_job.items() if set(health) != {"up"}}
+    assert not down, down
+    print("scrape jobs up:", ", ".join(f"{job} ({len(h)} target(s))" for job, h in sorted(by_job.items())))
+    for jobs, why in NOT_RUN_HERE.items():
+        print(f"scrape jobs NOT run in this scenario: {jobs}: {why}")
+    up = prometheus(host, "/api/v1/query?query=up")["data"]["result"]
+    assert {r["metric"]["job"] for r in up if r["value"][1] == "1"} == EXPECTED_JOBS
+
+
+def test_every_rule_is_loaded_and_healthy(host):
+    groups = prometheus(host, "/api/v1/rules")["data"]["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    unhealthy = [(r["name"], r["health"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+    assert not unhealthy, unhealthy
+    names = {r["name"] for r in rules}
+    assert {"Watchdog", "RedisDown", "TargetMissing", "CeleryBeatMissing", "EndpointDown"} <= names
+    assert len(rules) >= 29
+    redis_down = next(r for r in rules if r["name"] == "RedisDown")
+    assert redis_down["duration"] == 10, "for: from monitoring_alert_for"
+    evaluation_ms = sum(group["evaluationTime"] for group in groups) * 1000
+    print(f"rules loaded and healthy: {len(rules)} in {len(groups)} groups; last evaluation of all groups "
+          f"{evaluation_ms:.1f} ms")
+
+
+def test_watchdog_reaches_the_heartbeat_receiver_repeatedly(host, receivers):
+    beats = wait_for("two Watchdog heartbeats", lambda: (lambda b: b if len(b) >= 2 else None)(
+        hooks(host, "/heartbeat/")), timeout=120)
+    assert all([a["labels"]["alertname"] for a in h["body"]["alerts"]] == ["Watchdog"] for h in beats)
+    gap = beats[1]["at"] - beats[0]["at"]
+    print(f"Watchdog heartbeats: {len(beats)}, {gap:.1f} s apart (repeat interval 10 s)")
+    assert gap >= 5
+    assert not notifications(host, "Watchdog", "firing", 0), "the heartbeat reaches no other receiver"
+
+
+def test_a_redis_outage_reaches_the_webhook_and_the_mail_server_then_resolves(host, receivers):
+    wait_for("Redis healthy before the outage",
+             lambda: docker(host, "inspect", "-f", "{{.State.Health.Status}}", REDIS).strip() == "healthy")
+    mails_before = len(mails(host))
+    start = time.time()
+    docker(host, "stop", REDIS)
+    try:
+        fired = wait_for("RedisDown at the webhook", lambda: notifications(host, "RedisDown", "firing", start))
+        webhook_s = fired[0]["at"] - start
+        alert = next(a for a in fired[0]["body"]["alerts"] if a["labels"]["alertname"] == "RedisDown")
+        assert alert["labels"]["severity"] == "critical" and alert["labels"]["service"] == "redis", alert
+        assert {"summary", "description", "runbook_url"} <= set(alert["annotations"]), alert
+        assert alert["annotations"]["runbook_url"].endswith("#redisdown")
+        mail = wait_for("RedisDown by e-mail", lambda: mails_about(host, "RedisDown", "FIRING", mails_before))[0]
+        mail_s = time.time() - start
+        text = mail_text(mail)
+        assert mail["to"] == "oncall@alerts.test"
+        assert alert["annotations"]["summary"] in text and "severity" in text and "critical" in text, text[:2000]
+    finally:
+        restarted = time.time()
+        docker(host, "start", REDIS)
+    resolved = wait_for("RedisDown resolved at the webhook",
+                        lambda: notifications(host, "RedisDown", "resolved", restarted))
+    resolved_s = resolved[0]["at"] - restarted
+    wait_for("RedisDown resolved by e-mail", lambda: mails_about(host, "RedisDown", "RESOLVED", mails_before))
+    resolved_mail_s = time.time() - restarted
+    print(f"RedisDown (for: 10s): redis stopped -> webhook {webhook_s:.1f} s, e-mail within {mail_s:.1f} s; "
+          f"redis started -> resolved at the webhook {resolved_s:.1f} s, by e-mail within {resolved_mail_s:.1f} s")
+
+
+def test_a_silence_suppresses_the_alert_and_the_receivers_get_nothing(host, receivers):
+    now = time.time()
+    silence = {"matchers": [{"name": "alertname", "value": "RedisDown", "isRegex": False, "isEqual": True}],
+               "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5)),
+               "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 600)),
+               "createdBy": "molecule", "comment": "maintenance: the silence test"}
+    silence_id = json.loads(sink_curl(host, "-X", "POST", "-H", "Content-Type: application/json", "-d",
+                                      json.dumps(silence), "http://alertmanager:9093/api/v2/silences"))["silenceID"]
+    mails_before = len(mails(host))
+    start = time.time()
+    docker(host, "stop", REDIS)
+    try:
+        def suppressed():
+            alerts = json.loads(sink_curl(host, "http://alertmanager:9093/api/v2/alerts?filter=alertname%3DRedisDown"))
+            return [a for a in alerts if a["status"]["state"] == "suppressed" and silence_id in a["status"]["silencedBy"]]
+        wait_for("RedisDown suppressed by the silence", suppressed)
+        # Past group_wait (2 s) and a group interval (10 s): a notification would be out by now.
+        time.sleep(20)
+        assert not notifications(host, "RedisDown", "firing", start), "a silenced alert reached the webhook"
+        assert not mails_about(host, "RedisDown", "FIRING", mails_before), "a silenced alert was mailed"
+        print(f"silence {silence_id}: RedisDown suppressed, no notification in {time.time() - start:.0f} s")
+    finally:
+        docker(host, "start", REDIS)
+        sink_curl(host, "-X", "DELETE", f"http://alertmanager:9093/api/v2/silence/{silence_id}")
