@@ -70,6 +70,7 @@ def _render(tmp: Path) -> dict[str, dict]:
            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
     rendered = {"prometheus.yml": "{{ lookup('ansible.builtin.template', 'prometheus.yml.j2') }}",
                 "blackbox.yml": "{{ lookup('ansible.builtin.template', 'blackbox.yml.j2') }}",
+                "compose.yml": "{{ lookup('ansible.builtin.template', 'compose.yml.j2') }}",
                 "jobs": "{{ _monitoring_scrape_job_names }}", "alert_jobs": "{{ monitoring_alert_jobs }}"}
     rendered.update({name: f"{{{{ lookup('ansible.builtin.template', 'rules/{name}.j2') }}}}" for name in RULE_FILES})
     for name, (groups, host_vars) in VARIANTS.items():
@@ -92,6 +93,8 @@ def _render(tmp: Path) -> dict[str, dict]:
             {"name": "render", "hosts": "monitoring", "gather_facts": False,
              "vars_files": [str(ROLE / "defaults" / "main.yml"), str(work / "host-vars.yml"),
                             str(ROLE / "vars" / "main.yml")],
+             # The stack role's per-host key, which the config-hash labels are keyed with.
+             "vars": {"stack_host_key": "render-test-host-key"},
              "tasks": [{"name": "Render", "ansible.builtin.debug": {"msg": rendered}}]},
         ]
         (work / "render.yml").write_text(json.dumps(plays))
@@ -102,7 +105,7 @@ def _render(tmp: Path) -> dict[str, dict]:
         result = json.loads(proc.stdout)["plays"][1]["tasks"][0]["hosts"]
         (host,) = result
         files = result[host]["msg"]
-        for filename in ["prometheus.yml", "blackbox.yml", *RULE_FILES]:
+        for filename in ["prometheus.yml", "blackbox.yml", "compose.yml", *RULE_FILES]:
             (work / filename).write_text(files[filename])
         out[name] = {"dir": work, "host": host, "jobs": files["jobs"], "alert_jobs": files["alert_jobs"],
                      "config": yaml.safe_load(files["prometheus.yml"])}
@@ -235,6 +238,15 @@ def test_probes_go_through_the_blackbox_exporter(renders):
     nats = job(one, "nats")
     assert nats["params"] == {"module": ["http_2xx"]}
     assert nats["static_configs"][0]["targets"] == ["http://nats:8222/healthz"]
+
+
+def test_the_blackbox_exporter_runs_only_where_a_job_probes_through_it(renders):
+    for variant in VARIANTS:
+        services = yaml.safe_load((renders[variant]["dir"] / "compose.yml").read_text())["services"]
+        probes = any("params" in j for j in renders[variant]["config"]["scrape_configs"])
+        assert ("blackbox" in services) == probes, variant
+        assert services["prometheus"]["networks"] == ["monitoring"] and "ports" not in services["prometheus"]
+    assert "blackbox" not in yaml.safe_load((renders["alone"]["dir"] / "compose.yml").read_text())["services"]
 
 
 def blackbox_check(work: Path, config: str = "blackbox.yml") -> subprocess.CompletedProcess:
