@@ -13,6 +13,8 @@ import os
 import re
 import shlex
 import subprocess
+import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,3 +209,25 @@ class BoundedLoad:
             subprocess.run(["sleep", "1"], check=True)
         self.host.run(f"docker rm -f {self.name}")
         raise AssertionError(f"the load loop in {self.name} did not report: {logs[-2000:]}")
+
+
+def wait_for(what: str, probe, timeout: float = 180, interval: float = 1):
+    """Poll probe() until it returns something truthy and return that; fail naming `what`
+    after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what}: nothing after {timeout} s"
+        time.sleep(interval)
+
+
+PROMETHEUS_CONTAINER = "cc-monitoring-prometheus-1"
+
+
+def prometheus_api(host, path: str, **params: str):
+    """GET Prometheus's HTTP API from inside its container (the image's wget): the parsed
+    JSON. params are URL-encoded into the query string (PromQL needs it)."""
+    url = f"http://127.0.0.1:9090{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+    return json.loads(sh(host, f"docker exec {PROMETHEUS_CONTAINER} wget -q -O - {shlex.quote(url)}"))

@@ -105,3 +105,38 @@ def test_connection_urls_carry_the_credentials_url_encoded(rendered):
     assert secrets["redis_url"] == "redis://commandcenter:r3nd3r-redis-Jh6gF3dS8a@redis:6379/0"
     assert secrets["nats_url"] == "nats://commandcenter:r3nd3r-nats-Pk2jH7gT4r@nats:4222"
     assert secrets["secret_key"] == "r3nd3r-key-Vb8nM2qW4z"
+
+
+# The release the deploy annotations show: rendered for an image with a registry port and
+# for a digest-pinned one, then read by promtool like node-exporter's textfile collector.
+RELEASES = {
+    "registry-port": ({"id": "0123456789ab", "backend_image": "localhost:5000/commandcenter/cc-backend:v2",
+                       "deployed_at": "2026-12-04T16:30:00.123456+00:00"}, "v2", 1796401800),
+    "whole-second": ({"id": "ba9876543210", "backend_image": "ghcr.io/commandcenter/commandcenter-backend:1.4.0",
+                      "deployed_at": "2026-01-01T00:00:00+00:00"}, "1.4.0", 1767225600),
+    "no-tag": ({"id": "00000000aaaa", "backend_image": "registry.example.org:443/backend",
+                "deployed_at": "1970-01-02T00:00:00+00:00"}, "latest", 86400),
+}
+
+
+@pytest.fixture(scope="module")
+def release_metrics(tmp_path_factory) -> dict[str, Path]:
+    variants = {name: (False, {"_app_serving": serving}) for name, (serving, _, _) in RELEASES.items()}
+    return render_variants(tmp_path_factory.mktemp("app-release"), "app", variants,
+                           {"release.prom": "{{ lookup('ansible.builtin.template', 'release.prom.j2') }}"},
+                           LOCAL_INVENTORY, TEST_SECRETS)
+
+
+@pytest.mark.parametrize("variant", RELEASES)
+def test_release_metrics_name_the_release_its_version_and_switch_time(release_metrics, variant):
+    import subprocess
+    serving, version, switched = RELEASES[variant]
+    text = (release_metrics[variant] / "release.prom").read_text()
+    labels = f'{{release="{serving["id"]}",version="{version}"}}'
+    assert f"cc_app_release_info{labels} 1\n" in text, text
+    assert f"cc_app_release_switch_timestamp_seconds{labels} {switched}\n" in text, text
+    # promtool check metrics: the exposition format node-exporter parses, with its lint rules.
+    proc = subprocess.run(["docker", "run", "--rm", "-i", "--network", "none", "--log-driver", "none", "--entrypoint",
+                           "/bin/promtool", "commandcenter/prometheus:2.53", "check", "metrics"],
+                          input=text, capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

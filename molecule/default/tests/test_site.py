@@ -2,11 +2,12 @@
 # Copyright (c) 2026, CommandCenter platform team
 """The whole site on one host, through the local inventory's variables."""
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
 
-from conftest import PlaybookRun, docker_json, parse_recap, platform_name, sh
+from conftest import PlaybookRun, docker_json, parse_recap, platform_name, sh, wait_for
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 
@@ -59,6 +60,7 @@ def test_summary_names_endpoints_credentials_health_and_releases():
     assert "SERVICE STATE HEALTH RESTARTS IMAGE" in out
     assert "app: current release " in out and "/commandcenter/cc-backend:" in out
     assert "cc-redis-redis-1 running healthy 0" in out
+    assert re.search(r"monitoring: (\d+) of \1 scrape targets up; alerts firing: none", out), run.output[-4000:]
 
 
 def test_summary_reports_a_missing_beat(host):
@@ -81,6 +83,22 @@ def test_summary_reports_a_missing_beat(host):
     assert operator_run("verify.yml").returncode == 0
 
 
+def test_summary_reports_a_scrape_target_down(host):
+    """An exporter that stops answering is named with its job and the scrape error, and
+    verify.yml fails; with the exporter back it passes again."""
+    exporter = "cc-redis-redis-exporter-1"
+    sh(host, f"docker stop {exporter}")
+    try:
+        def reported():
+            run = operator_run("verify.yml")
+            return run if "scrape target down: job redis" in " ".join(run.output.split()) else None
+        run = wait_for("the redis job down in the summary", reported, timeout=90, interval=5)
+        assert run.returncode != 0, "verify.yml passed with a scrape target down"
+    finally:
+        sh(host, f"docker start {exporter}")
+    wait_for("verify.yml passing again", lambda: operator_run("verify.yml").returncode == 0, timeout=90, interval=5)
+
+
 def test_every_stack_of_the_site_is_up_and_healthy(host):
     """site.yml on one host: each data stack runs, and every container with a healthcheck is healthy."""
     projects = {}
@@ -88,7 +106,7 @@ def test_every_stack_of_the_site_is_up_and_healthy(host):
                          ).stdout.splitlines():
         project, name, status = line.split(" ", 2)
         projects.setdefault(project, []).append((name, status))
-    for stack in ("cc-postgres", "cc-redis", "cc-nats"):
+    for stack in ("cc-postgres", "cc-redis", "cc-nats", "cc-alertmanager", "cc-monitoring", "cc-node"):
         assert stack in projects, f"{stack} not deployed: {sorted(projects)}"
         for name, status in projects[stack]:
             assert status.startswith("Up"), f"{name}: {status}"

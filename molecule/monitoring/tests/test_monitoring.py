@@ -19,10 +19,9 @@ import shlex
 import time
 
 import pytest
-from conftest import inventory_hostvars, sh
+from conftest import inventory_hostvars, prometheus_api, sh, wait_for
 
 HOSTVARS = inventory_hostvars()
-PROMETHEUS = "cc-monitoring-prometheus-1"
 ALERTMANAGER = "cc-alertmanager-alertmanager-1"
 REDIS = "cc-redis-redis-1"
 REGISTRY = HOSTVARS["cc_image_registry"]
@@ -53,13 +52,8 @@ def docker(host, *args: str) -> str:
     return sh(host, "docker " + " ".join(shlex.quote(a) for a in args))
 
 
-def api(host, container: str, port: int, path: str):
-    """GET a JSON API inside a container (busybox wget of the images)."""
-    return json.loads(docker(host, "exec", container, "wget", "-q", "-O", "-", f"http://127.0.0.1:{port}{path}"))
-
-
 def prometheus(host, path: str):
-    return api(host, PROMETHEUS, 9090, path)
+    return prometheus_api(host, path)
 
 
 def sink_curl(host, *args: str) -> str:
@@ -99,17 +93,6 @@ def mails(host) -> list[email.message.EmailMessage]:
 def mail_text(message) -> str:
     parts = [p for p in message.walk() if p.get_content_type() in ("text/plain", "text/html")]
     return message["subject"] + "\n" + "\n".join(p.get_content() for p in parts)
-
-
-def wait_for(what: str, probe, timeout: float = 180, interval: float = 1):
-    """Poll probe() until it returns something truthy; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"{what}: nothing after {timeout} s"
-        time.sleep(interval)
 
 
 def notifications(host, alertname: str, status: str, since: float) -> list[dict]:
