@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_IMAGE = "commandcenter/docker-compose:trixie"
 # The per-host HMAC key of the renderings (on a host: /opt/commandcenter/secrets/host.key).
 RENDER_HOST_KEY = "render-test-host-key-3f9c2a7b1e6d4c8a"
+# Every service's logging with the default sizes: json-file, rotated, each line naming its
+# container (tag) and compose project and service (labels) for the log shipper.
+JSON_FILE_LOGGING = {"driver": "json-file", "options": {
+    "max-size": "10m", "max-file": "3", "tag": "{{.Name}}",
+    "labels": "com.docker.compose.project,com.docker.compose.service"}}
 
 
 def needs_images(*images: str):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import compose_config, needs_images, render_variants
+from conftest import JSON_FILE_LOGGING, compose_config, needs_images, render_variants
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "alertmanager"
@@ -269,7 +269,11 @@ def test_inhibition_rules_are_as_configured(renders):
     assert by_source['alertname="ServiceDown"']["equal"] == ["service"]
     assert by_source['alertname="TargetMissing"']["target_matchers"] == ['alertname!~"TargetMissing|Watchdog"']
     assert by_source['alertname="TargetMissing"']["equal"] == ["service"]
-    assert len(rules) == 5
+    disk = [r for r in rules if r["source_matchers"][0].startswith('alertname="DiskSpace')]
+    assert [(r["source_matchers"], r["target_matchers"], r["equal"]) for r in disk] == [
+        (['alertname="DiskSpaceCritical"'], ['alertname=~"DiskSpaceLow|DiskSpaceRunningOut"'], ["instance", "mountpoint"]),
+        (['alertname="DiskSpaceLow"'], ['alertname=~"DiskSpaceRunningOut"'], ["instance", "mountpoint"])]
+    assert len(rules) == 7
 
 
 def test_route_settings_come_from_the_variables(renders):
@@ -319,7 +323,7 @@ def test_compose_file_is_hardened_and_holds_no_secret(renders):
     assert am["read_only"] is True and am["restart"] == "unless-stopped"
     assert "ports" not in am and "environment" not in am and "secrets" not in am
     assert am["mem_limit"] == am["memswap_limit"] == "128m" and am["cpus"] == 0.5 and am["pids_limit"] == 256
-    assert am["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
+    assert am["logging"] == JSON_FILE_LOGGING
     assert am["healthcheck"]["test"] == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9093/-/ready"]
     assert len(am["labels"]["com.commandcenter.config-hash"]) == 64
     assert am["networks"] == ["monitoring"] and compose["networks"] == {"monitoring": {"external": True}}

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import RENDER_HOST_KEY, compose_config, needs_images
+from conftest import JSON_FILE_LOGGING, RENDER_HOST_KEY, compose_config, needs_images
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "nats"
@@ -251,7 +251,7 @@ def test_compose_file_is_hardened_and_holds_no_secret(renders, which):
     assert nats["networks"] == ["commandcenter", "monitoring"]
     assert nats["healthcheck"]["test"] == ["CMD", "wget", "-q", "-O", "-",
                                            "http://127.0.0.1:8222/healthz?js-enabled-only=true"]
-    assert nats["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
+    assert nats["logging"] == JSON_FILE_LOGGING
     assert nats["labels"]["com.commandcenter.config-hash"] == derived(out)["config_hash"]
     # The config directory (nats-server.conf and auth.conf), not single files: a reload sees new files.
     assert {"type": "bind", "source": "/opt/commandcenter/nats/config", "target": "/etc/nats",

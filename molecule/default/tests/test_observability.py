@@ -183,3 +183,14 @@ def test_every_container_log_line_names_its_container(host):
     assert line["attrs"]["tag"] == "cc-redis-redis-1", line
     assert line["attrs"]["com.docker.compose.service"] == "redis", line
     print(f"{len(names)} containers: json-file lines carry tag (the name) and the compose labels")
+
+
+def test_traefik_series_keep_traefiks_own_service_label(host):
+    """The traefik job honours the scraped `service` label: the per-service alerts and
+    panels see backend@file and frontend@file, not one series labelled traefik."""
+    Client(host).api("GET", "/health")
+    series = wait_for("traefik_service_requests_total", lambda: query(
+        host, "sum by (service) (traefik_service_requests_total)"), timeout=60)
+    services = {s["metric"].get("service") for s in series}
+    assert {"backend@file", "frontend@file"} <= services and "traefik" not in services, services
+    assert query(host, 'up{job="traefik", service="traefik"}'), "the target's own series keep service=traefik"
