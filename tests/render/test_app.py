@@ -121,7 +121,7 @@ RELEASES = {
 
 @pytest.fixture(scope="module")
 def release_metrics(tmp_path_factory) -> dict[str, Path]:
-    variants = {name: (False, {"_app_serving": serving}) for name, (serving, _, _) in RELEASES.items()}
+    variants = {name: (False, {"_app_serving": release[0]}) for name, release in RELEASES.items()}
     return render_variants(tmp_path_factory.mktemp("app-release"), "app", variants,
                            {"release.prom": "{{ lookup('ansible.builtin.template', 'release.prom.j2') }}"},
                            LOCAL_INVENTORY, TEST_SECRETS)

@@ -51,11 +51,11 @@ VARIANTS = {
     "one-host": (ONE_HOST, {"traefik_domain": "commandcenter.test", "cc_environment": "local",
                             "monitoring_cadvisor_enabled": True,
                             "monitoring_blackbox_ca_file": "/opt/commandcenter/traefik/tls/ca.crt"}),
-    "spread": (SPREAD, {"traefik_domain": "example.org", "traefik_metrics_port": 9082, "redis_exporter_port": 9122,
-                        "monitoring_cadvisor_enabled": True}),
+    # cAdvisor by default (monitoring_cadvisor_enabled true).
+    "spread": (SPREAD, {"traefik_domain": "example.org", "traefik_metrics_port": 9082, "redis_exporter_port": 9122}),
     "renamed": (RENAMED, {"traefik_domain": "example.org", "traefik_metrics_port": 9082, "redis_exporter_port": 9122,
                           "monitoring_cadvisor_enabled": True}),
-    "alone": (ALONE, {}),
+    "alone": (ALONE, {"monitoring_cadvisor_enabled": False}),
 }
 
 
@@ -171,7 +171,7 @@ def test_jobs_follow_the_inventory_groups(renders):
             "blackbox"]
     assert renders["one-host"]["jobs"] == full
     assert renders["spread"]["jobs"] == full
-    assert renders["alone"]["jobs"] == ["prometheus", "node"], "no group, no job; cAdvisor off by default"
+    assert renders["alone"]["jobs"] == ["prometheus", "node"], "no group, no job; cAdvisor switched off"
     # TargetMissing watches exactly the jobs there are.
     for variant in VARIANTS:
         assert renders[variant]["alert_jobs"] == renders[variant]["jobs"]

@@ -51,11 +51,13 @@ def test_summary_names_endpoints_credentials_health_and_releases():
     out = " ".join(run.output.split())
     assert "All containers healthy" in out and "no problems found" in out, run.output[-4000:]
     for url in ("https://api.commandcenter.test/health", "https://commandcenter.test/",
-                "https://flower.commandcenter.test/", "https://traefik.commandcenter.test/dashboard/"):
+                "https://flower.commandcenter.test/", "https://traefik.commandcenter.test/dashboard/",
+                "https://prometheus.commandcenter.test/", "https://alertmanager.commandcenter.test/"):
         assert url in out, f"{url} not in the summary"
     assert "try: curl --resolve api.commandcenter.test:443:" in out
     assert "--cacert <(docker exec cc-default cat /opt/commandcenter/traefik/tls/ca.crt)" in out
     assert "take the users of traefik_dashboard_users (admin)" in out
+    assert "alertmanager.commandcenter.test, prometheus.commandcenter.test) take the users" in out
     assert "every generated secret of this sandbox is a file in" in out
     assert "SERVICE STATE HEALTH RESTARTS IMAGE" in out
     assert "app: current release " in out and "/commandcenter/cc-backend:" in out

@@ -14,6 +14,11 @@ from conftest import TYPE_ERRORS, assert_preflight_passed, assert_refused_before
 # Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
 pytestmark = pytest.mark.playbook
 
+# Grafana is on by default, so its administrator password is needed: every case has one
+# (a test-only value, which must never show), unless it tests the password itself.
+GRAFANA_PASSWORD = "Gr4fana-unit-Pw-5vNq8xLc"
+VALID = {"monitoring_grafana_admin_password": GRAFANA_PASSWORD}
+
 CASES = [
     # types (argument_specs)
     ("bad-type-alert-for", {"monitoring_alert_for": "5m"}, ["monitoring_alert_for", "dict"]),
@@ -44,25 +49,70 @@ CASES = [
     ("ca-file", {"monitoring_blackbox_ca_file": "ca.crt"}, ["monitoring_blackbox_ca_file must be empty or an absolute"]),
     ("probe-url", {"monitoring_probe_urls": ["api.example.org/health"]},
      ["monitoring_probe_urls must be http(s) URLs", "api.example.org/health"]),
+    # Grafana and Loki
+    ("grafana-password-missing", {"monitoring_grafana_admin_password": ""},
+     ["monitoring_grafana_admin_password: not set", "needed while monitoring_grafana_enabled is on"]),
+    ("grafana-password-placeholder", {"monitoring_grafana_admin_password": "set-me-with-ansible-vault"},
+     ["monitoring_grafana_admin_password: is a placeholder"]),
+    ("grafana-password-short", {"monitoring_grafana_admin_password": "sh0rt-Pw-x7"},
+     ["monitoring_grafana_admin_password: shorter than 16 characters"]),
+    ("grafana-mem-limit", {"monitoring_grafana_mem_limit": "half a gig"},
+     ["monitoring_grafana_mem_limit must be docker sizes", "half a gig"]),
+    ("loki-cpus", {"monitoring_loki_cpus": 0}, ["monitoring_grafana_cpus and monitoring_loki_cpus must be greater"]),
+    ("loki-port", {"monitoring_loki_http_port": 70000}, ["monitoring_loki_http_port must be 1-65535, got 70000"]),
+    ("loki-data-dir", {"monitoring_loki_data_dir": "data/loki"},
+     ["monitoring_loki_data_dir must be absolute paths", "data/loki"]),
+    ("password-file", {"monitoring_grafana_admin_password_file": "grafana_admin_password"},
+     ["monitoring_grafana_admin_password_file must be absolute paths"]),
+    # The per-host agents
+    ("cadvisor-metrics", {"monitoring_cadvisor_metrics": ["cpu", "gpu"]},
+     ["monitoring_cadvisor_metrics: not cAdvisor metric kinds", "gpu"]),
+    ("cadvisor-housekeeping", {"monitoring_cadvisor_housekeeping_interval": "often"},
+     ["monitoring_cadvisor_housekeeping_interval must be Prometheus durations", "often"]),
+    ("alloy-cpus", {"monitoring_alloy_cpus": 0}, ["monitoring_cadvisor_cpus and monitoring_alloy_cpus must be greater"]),
+    ("proxy-mem-limit", {"monitoring_docker_api_proxy_mem_limit": "tiny"},
+     ["monitoring_docker_api_proxy_mem_limit must be docker sizes", "tiny"]),
+    ("route-domain", {"monitoring_route_domain": "https://example.org"},
+     ["monitoring_route_domain must be empty or a DNS name", "https://example.org"]),
 ]
 
 
 @pytest.mark.parametrize(("role_vars", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
-    proc = run_role(tmp_path, "monitoring", role_vars)
-    assert_refused_before_change(proc, "monitoring", expected)
+    proc = run_role(tmp_path, "monitoring", {**VALID, **role_vars})
+    # No value of a secret variable shows (the password cases' values, and the valid one).
+    assert_refused_before_change(proc, "monitoring", expected, secrets={**VALID, **role_vars})
+
+
+def test_missing_grafana_password_is_the_only_problem_of_the_defaults(tmp_path):
+    """Grafana is on by default: without its password the defaults are refused, naming the variable."""
+    proc = run_role(tmp_path, "monitoring", {})
+    out = assert_refused_before_change(proc, "monitoring", [
+        "monitoring: 1 input problem(s)",
+        "monitoring_grafana_admin_password: not set (define it in the inventory's vault)"])
+    assert out.count("FAILED!") == 1
+
+
+def test_grafana_password_is_not_needed_when_grafana_is_off(tmp_path):
+    proc = run_role(tmp_path, "monitoring", {"monitoring_grafana_enabled": False}, "--tags", "monitoring_preflight")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert_preflight_passed(proc, "monitoring")
+    assert "monitoring_grafana_admin_password" not in out
 
 
 def test_defaults_pass_preflight(tmp_path):
-    proc = run_role(tmp_path, "monitoring", {}, "--tags", "monitoring_preflight")
+    proc = run_role(tmp_path, "monitoring", VALID, "--tags", "monitoring_preflight")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert_preflight_passed(proc, "monitoring")
     assert not step_tasks(out, "monitoring")
+    assert GRAFANA_PASSWORD not in out
 
 
 def test_every_problem_is_reported_together(tmp_path):
-    proc = run_role(tmp_path, "monitoring", {"monitoring_scrape_timeout": "ten", "monitoring_retention_size": "lots",
+    proc = run_role(tmp_path, "monitoring", {**VALID, "monitoring_scrape_timeout": "ten",
+                                             "monitoring_retention_size": "lots",
                                              "monitoring_alert_for": {"NoSuchAlert": "1m"},
                                              "monitoring_blackbox_port": 70000})
     out = assert_refused_before_change(proc, "monitoring", [
@@ -73,8 +123,10 @@ def test_every_problem_is_reported_together(tmp_path):
 
 def test_numbers_given_as_strings_pass_preflight(tmp_path):
     """-e passes strings: argument_specs accepts "9091" for an int, and so does preflight."""
-    proc = run_role(tmp_path, "monitoring", {}, "--tags", "monitoring_preflight",
+    proc = run_role(tmp_path, "monitoring", VALID, "--tags", "monitoring_preflight",
                     "-e", "monitoring_prometheus_port=9091", "-e", "monitoring_blackbox_port=9116",
+                    "-e", "monitoring_loki_http_port=3101", "-e", "monitoring_grafana_cpus=0.25",
+                    "-e", "monitoring_loki_cpus=2",
                     "-e", "monitoring_pids_limit=64", "-e", "monitoring_prometheus_cpus=0.5",
                     "-e", "monitoring_log_max_file=2", "-e", "monitoring_health_timeout=60")
     out = assert_preflight_passed(proc, "monitoring")
