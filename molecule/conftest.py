@@ -231,3 +231,10 @@ def prometheus_api(host, path: str, **params: str):
     JSON. params are URL-encoded into the query string (PromQL needs it)."""
     url = f"http://127.0.0.1:9090{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
     return json.loads(sh(host, f"docker exec {PROMETHEUS_CONTAINER} wget -q -O - {shlex.quote(url)}"))
+
+
+# The log configuration of every compose service with the default sizes: json-file,
+# rotated, each line naming its container (tag) and compose project and service.
+COMPOSE_LOG_CONFIG = {"Type": "json-file", "Config": {
+    "max-size": "10m", "max-file": "3", "tag": "{{.Name}}",
+    "labels": "com.docker.compose.project,com.docker.compose.service"}}

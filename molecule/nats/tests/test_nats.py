@@ -17,7 +17,15 @@ import time
 import uuid
 
 import pytest
-from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, put_root_file, sh
+from conftest import (
+    COMPOSE_LOG_CONFIG,
+    BoundedLoad,
+    container_run_id,
+    docker_json,
+    inventory_hostvars,
+    put_root_file,
+    sh,
+)
 
 PROJECT = "cc-nats"
 MB = 1024 * 1024
@@ -94,7 +102,7 @@ def test_nats_is_healthy_and_hardened(nats):
     assert "no-new-privileges:true" in hostconfig["SecurityOpt"]
     assert hostconfig["Memory"] == 512 * MB and hostconfig["NanoCpus"] == 1_000_000_000
     assert hostconfig["RestartPolicy"]["Name"] == "unless-stopped"
-    assert hostconfig["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+    assert hostconfig["LogConfig"] == COMPOSE_LOG_CONFIG
     assert f"GOMEMLIMIT={int(512 * MB * 0.9)}" in config["Env"]
     # monitoring: the monitoring role's blackbox exporter probes its health endpoint.
     assert set(nats["NetworkSettings"]["Networks"]) == {"commandcenter", "monitoring"}

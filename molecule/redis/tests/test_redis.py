@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BoundedLoad, container_run_id, docker_json, inventory_hostvars, put_root_file, sh
+from conftest import (
+    COMPOSE_LOG_CONFIG,
+    BoundedLoad,
+    container_run_id,
+    docker_json,
+    inventory_hostvars,
+    put_root_file,
+    sh,
+)
 
 PROJECT = "cc-redis"
 STACK_DIR = "/opt/commandcenter/redis"
@@ -210,7 +218,7 @@ def test_containers_are_hardened(host):
         assert "no-new-privileges:true" in hc["SecurityOpt"], name
         assert hc["Memory"] > 0 and hc["NanoCpus"] > 0, name
         assert hc["RestartPolicy"]["Name"] == "unless-stopped", name
-        assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}, name
+        assert hc["LogConfig"] == COMPOSE_LOG_CONFIG, name
         assert "com.commandcenter.config-hash" in c["Config"]["Labels"], name
         # Both have a healthcheck: the exporter's probes its /health with wget (see compose.yml.j2).
         assert c["State"]["Health"]["Status"] == "healthy", name

@@ -19,7 +19,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import dashboard_netrc, docker_json, inventory_hostvars, put_root_file, run_playbook, sh
+from conftest import (
+    COMPOSE_LOG_CONFIG,
+    dashboard_netrc,
+    docker_json,
+    inventory_hostvars,
+    put_root_file,
+    run_playbook,
+    sh,
+)
 
 PROJECT = "cc-traefik"
 CONTAINER = f"{PROJECT}-traefik-1"
@@ -273,7 +281,7 @@ def test_container_runs_hardened_without_the_docker_socket(host):
     assert hc["ReadonlyRootfs"] is True and "no-new-privileges:true" in hc["SecurityOpt"]
     assert hc["Memory"] > 0 and hc["NanoCpus"] > 0
     assert hc["RestartPolicy"]["Name"] == "unless-stopped"
-    assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+    assert hc["LogConfig"] == COMPOSE_LOG_CONFIG
     assert set(c["NetworkSettings"]["Networks"]) == {"commandcenter", "monitoring"}
     # On monitoring also under its routes' public names (probes from inside need no public DNS).
     assert {f"api.{DOMAIN}", DOMAIN} <= set(c["NetworkSettings"]["Networks"]["monitoring"]["Aliases"] or [])
