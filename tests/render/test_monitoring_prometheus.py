@@ -178,28 +178,31 @@ def test_jobs_follow_the_inventory_groups(renders):
         assert [j["job_name"] for j in renders[variant]["config"]["scrape_configs"]] == renders[variant]["jobs"]
 
 
-def test_per_host_agents_are_found_by_machine_name_and_labelled_by_inventory_name(renders):
+def test_targets_are_found_and_labelled_by_machine_name_not_inventory_name(renders):
     spread, renamed = renders["spread"]["config"], renders["renamed"]["config"]
-    assert targets(spread, "node") == {f"node-exporter-machine-{h}:9100": h for h in ("mon-1", "data-1", "edge-1")}
-    assert targets(spread, "cadvisor") == {f"cadvisor-machine-{h}:8080": h for h in ("mon-1", "data-1", "edge-1")}
+    assert targets(spread, "node") == {f"node-exporter-machine-{h}:9100": f"machine-{h}"
+                                       for h in ("mon-1", "data-1", "edge-1")}
+    assert targets(spread, "cadvisor") == {f"cadvisor-machine-{h}:8080": f"machine-{h}"
+                                           for h in ("mon-1", "data-1", "edge-1")}
     assert job(spread, "cadvisor")["scrape_interval"] == "10s"
-    # The same machines under other inventory names: the addresses (the containers' aliases)
-    # are the same, only the instance labels follow the inventory.
-    assert sorted(targets(renamed, "node")) == sorted(targets(spread, "node"))
-    assert sorted(targets(renamed, "node").values()) == ["data-one", "edge-one", "mon-one"]
+    # The same machines under other inventory names: the same configuration, byte for byte
+    # (a host renamed in the inventory reloads nothing).
+    assert (renders["renamed"]["dir"] / "prometheus.yml").read_text() == (
+        renders["spread"]["dir"] / "prometheus.yml").read_text()
+    assert renamed == spread
 
 
 def test_alertmanagers_get_alerts_and_are_scraped(renders):
     spread = renders["spread"]["config"]
     # Two peers: the alertmanager role's aliases, by position in the group (its hosts sorted here).
-    expected = {"alertmanager-1:9093": "data-1", "alertmanager-2:9093": "mon-1"}
+    expected = {"alertmanager-1:9093": "machine-data-1", "alertmanager-2:9093": "machine-mon-1"}
     assert sorted(spread["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]) == sorted(expected)
     assert targets(spread, "alertmanager") == expected
     assert "alerting" not in renders["alone"]["config"], "no alertmanager group: no Alertmanager to send to"
     # One Alertmanager: its service name.
     one = renders["one-host"]["config"]
     assert one["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
-    assert targets(one, "alertmanager") == {"alertmanager:9093": "cc-one"}
+    assert targets(one, "alertmanager") == {"alertmanager:9093": "machine-cc-1"}
 
 
 def test_every_app_replica_is_found_by_dns(renders):
@@ -214,11 +217,11 @@ def test_every_app_replica_is_found_by_dns(renders):
 
 def test_data_services_and_edge_targets_use_the_roles_ports(renders):
     one, spread = renders["one-host"]["config"], renders["spread"]["config"]
-    assert targets(one, "postgres") == {"postgres-exporter:9187": "cc-one"}
-    assert targets(one, "redis") == {"redis-exporter:9121": "cc-one"}
-    assert targets(one, "traefik") == {"traefik:8082": "cc-one"}
-    assert targets(spread, "redis") == {"redis-exporter:9122": "data-1"}
-    assert targets(spread, "traefik") == {"traefik:9082": "edge-1"}
+    assert targets(one, "postgres") == {"postgres-exporter:9187": "machine-cc-1"}
+    assert targets(one, "redis") == {"redis-exporter:9121": "machine-cc-1"}
+    assert targets(one, "traefik") == {"traefik:8082": "machine-cc-1"}
+    assert targets(spread, "redis") == {"redis-exporter:9122": "machine-data-1"}
+    assert targets(spread, "traefik") == {"traefik:9082": "machine-edge-1"}
     for name in ("postgres", "redis", "traefik"):
         labels = job(one, name)["static_configs"][0]["labels"]
         assert labels["service"] == name
