@@ -126,7 +126,9 @@ alerting() {
   # The scenario's tests print the figures: seconds from the stop to each receiver, and
   # Prometheus's own evaluation time of every rule group.
   COLUMNS=400 molecule verify -s monitoring >"$log" 2>&1 || echo "alerting: a test failed (see molecule verify -s monitoring)"
-  grep -E "RedisDown \(for|rules loaded and healthy|Watchdog heartbeats" "$log" | sed 's/^[^A-Za-z]*/alerting: /'
+  # Molecule frames and colours its lines: keep the text after the frame.
+  sed 's/\x1b\[[0-9;]*m//g; s/^.*│ *//' "$log" | grep -E "^(RedisDown \(for|rules loaded and healthy|Watchdog heartbeats)" \
+    | sed 's/^/alerting: /'
   rm -f "$log"
   molecule destroy -s monitoring >/dev/null 2>&1 || true
 }
