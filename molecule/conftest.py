@@ -233,6 +233,13 @@ def prometheus_api(host, path: str, **params: str):
     return json.loads(sh(host, f"docker exec {PROMETHEUS_CONTAINER} wget -q -O - {shlex.quote(url)}"))
 
 
+def prometheus_query(host, expr: str) -> list:
+    """An instant PromQL query's result (its series), asserting Prometheus answered it."""
+    answer = prometheus_api(host, "/api/v1/query", query=expr)
+    assert answer["status"] == "success", answer
+    return answer["data"]["result"]
+
+
 # The log configuration of every compose service with the default sizes: json-file,
 # rotated, each line naming its container (tag) and compose project and service.
 COMPOSE_LOG_CONFIG = {"Type": "json-file", "Config": {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from app_client import ROOT, Client
-from conftest import prometheus_api, sh, wait_for
+from conftest import prometheus_api, prometheus_query, sh, wait_for
 
 sys.path.insert(0, str(ROOT / "tests"))
 import grafana_queries  # noqa: E402  (tests/ is not a package)
@@ -51,12 +51,6 @@ CADVISOR_PANELS = {("cc-hosts", "Container CPU"), ("cc-hosts", "Container memory
                    ("cc-hosts", "Container restarts (time range)"), ("cc-overview", "Running containers")}
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "and", "or",
                 "unless", "inf", "nan", "vector"}
-
-
-def query(host, expr: str) -> list:
-    answer = prometheus_api(host, "/api/v1/query", query=expr)
-    assert answer["status"] == "success", answer
-    return answer["data"]["result"]
 
 
 def names_in(expr: str) -> tuple[set[str], set[str]]:
@@ -131,7 +125,7 @@ def test_the_serving_release_is_on_the_graphs(host):
     """The release metric of the textfile collector names the release history's current one."""
     history = json.loads(host.file("/opt/commandcenter/app/history.json").content_string)
     serving = history[-1]
-    series = wait_for("cc_app_release_info in Prometheus", lambda: query(host, "cc_app_release_info"), timeout=60)
+    series = wait_for("cc_app_release_info in Prometheus", lambda: prometheus_query(host, "cc_app_release_info"), timeout=60)
     assert [(s["metric"]["release"], s["metric"]["version"]) for s in series] == [
         (serving["id"], serving["backend_image"].rsplit(":", 1)[1])], series
 
@@ -145,12 +139,13 @@ def test_every_dashboard_query_finds_its_data(host):
         client.api("GET", "/no-such-route")
         client.api("POST", "/tasks/add", {"x": 2, "y": 3})
         client.curl(client.domain, "/")
-    queries = [q for q in all_queries() if q[2] == "prometheus"]
+    every_query = all_queries()
+    queries = [q for q in every_query if q[2] == "prometheus"]
     assert len(queries) >= 90, len(queries)
     expected = [q for q in queries if (q[0], q[1]) not in NO_DATA_HERE and (q[0], q[1]) not in CADVISOR_PANELS]
 
     def empty_ones():
-        return [q for q in expected if not query(host, q[3])]
+        return [q for q in expected if not prometheus_query(host, q[3])]
     # rate() needs two samples of the new series in its window: a few scrapes after the traffic.
     try:
         wait_for("every expected dashboard query answered", lambda: not empty_ones(), timeout=120, interval=10)
@@ -166,7 +161,7 @@ def test_every_dashboard_query_finds_its_data(host):
         print(f"  may be empty here, its metric and label names exist: {uid} / {title}: {why}")
     for uid, title in sorted(CADVISOR_PANELS):
         print(f"  NOT checked here: {uid} / {title}: {CADVISOR}")
-    loki = [q for q in all_queries() if q[2] == "loki"]
+    loki = [q for q in every_query if q[2] == "loki"]
     print(f"  NOT run here: {len(loki)} Loki (LogQL) queries: Loki does not run on this machine")
 
 
@@ -189,8 +184,8 @@ def test_traefik_series_keep_traefiks_own_service_label(host):
     """The traefik job honours the scraped `service` label: the per-service alerts and
     panels see backend@file and frontend@file, not one series labelled traefik."""
     Client(host).api("GET", "/health")
-    series = wait_for("traefik_service_requests_total", lambda: query(
+    series = wait_for("traefik_service_requests_total", lambda: prometheus_query(
         host, "sum by (service) (traefik_service_requests_total)"), timeout=60)
     services = {s["metric"].get("service") for s in series}
     assert {"backend@file", "frontend@file"} <= services and "traefik" not in services, services
-    assert query(host, 'up{job="traefik", service="traefik"}'), "the target's own series keep service=traefik"
+    assert prometheus_query(host, 'up{job="traefik", service="traefik"}'), "the target's own series keep service=traefik"

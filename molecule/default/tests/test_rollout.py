@@ -12,7 +12,7 @@ import time
 
 import pytest
 from app_client import APP_ONLY, ROOT, Client, app_projects, host_load, timed_converge, timed_playbook
-from conftest import prometheus_api, sh, wait_for
+from conftest import prometheus_api, prometheus_query, sh, wait_for
 
 V2 = {"app_backend_image": "{{ cc_image_registry }}/commandcenter/cc-backend:2.0.0",
       "app_frontend_image": "{{ cc_image_registry }}/commandcenter/cc-frontend:2.0.0"}
@@ -46,7 +46,7 @@ def assert_monitoring_follows_the_switch(host, version: str) -> None:
         return {t["discoveredLabels"]["__address__"]: t["health"] for t in targets if t["labels"]["job"] == "backend"}
 
     def followed():
-        release = prometheus_api(host, "/api/v1/query", query="cc_app_release_info")["data"]["result"]
+        release = prometheus_query(host, "cc_app_release_info")
         targets = backend_targets()
         return (set(targets) == addresses and set(targets.values()) == {"up"}
                 and [(r["metric"]["release"], r["metric"]["version"]) for r in release] == [(serving["id"], version)])
@@ -55,7 +55,7 @@ def assert_monitoring_follows_the_switch(host, version: str) -> None:
     except AssertionError:
         pytest.fail(f"backend targets {backend_targets()} are not exactly release {serving['id']}'s {addresses}, "
                     "or cc_app_release_info is "
-                    + json.dumps(prometheus_api(host, "/api/v1/query", query="cc_app_release_info")["data"]))
+                    + json.dumps(prometheus_query(host, "cc_app_release_info")))
     print(f"monitoring follows release {serving['id']} ({version}) within {time.monotonic() - start:.0f} s of the "
           f"rollout's end: {len(addresses)} backend targets, all up, none stale; cc_app_release_info names it")
 

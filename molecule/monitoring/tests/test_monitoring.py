@@ -19,7 +19,7 @@ import shlex
 import time
 
 import pytest
-from conftest import inventory_hostvars, prometheus_api, sh, wait_for
+from conftest import inventory_hostvars, prometheus_api, prometheus_query, sh, wait_for
 
 HOSTVARS = inventory_hostvars()
 ALERTMANAGER = "cc-alertmanager-alertmanager-1"
@@ -51,10 +51,6 @@ NOT_RUN_HERE = {
 
 def docker(host, *args: str) -> str:
     return sh(host, "docker " + " ".join(shlex.quote(a) for a in args))
-
-
-def prometheus(host, path: str):
-    return prometheus_api(host, path)
 
 
 def sink_curl(host, *args: str) -> str:
@@ -107,15 +103,15 @@ def mails_about(host, alertname: str, marker: str, count_before: int) -> list:
 
 
 def test_prometheus_runs_the_roles_configuration(host):
-    build = prometheus(host, "/api/v1/status/buildinfo")["data"]
+    build = prometheus_api(host, "/api/v1/status/buildinfo")["data"]
     assert build["version"].startswith("2.53"), build
-    config = prometheus(host, "/api/v1/status/config")["data"]["yaml"]
+    config = prometheus_api(host, "/api/v1/status/config")["data"]["yaml"]
     assert "environment: local" in config and "cluster: commandcenter" in config, config[:600]
     assert "scrape_interval: 5s" in config, "the scenario's interval, set through monitoring_scrape_interval"
 
 
 def test_every_scrape_job_that_can_run_here_is_up(host):
-    targets = prometheus(host, "/api/v1/targets")["data"]["activeTargets"]
+    targets = prometheus_api(host, "/api/v1/targets")["data"]["activeTargets"]
     by_job: dict[str, list[str]] = {}
     for target in targets:
         by_job.setdefault(target["labels"]["job"], []).append(target["health"])
@@ -125,12 +121,12 @@ def test_every_scrape_job_that_can_run_here_is_up(host):
     print("scrape jobs up:", ", ".join(f"{job} ({len(h)} target(s))" for job, h in sorted(by_job.items())))
     for jobs, why in NOT_RUN_HERE.items():
         print(f"scrape jobs NOT run in this scenario: {jobs}: {why}")
-    up = prometheus(host, "/api/v1/query?query=up")["data"]["result"]
+    up = prometheus_query(host, "up")
     assert {r["metric"]["job"] for r in up if r["value"][1] == "1"} == EXPECTED_JOBS
 
 
 def test_every_rule_is_loaded_and_healthy(host):
-    groups = prometheus(host, "/api/v1/rules")["data"]["groups"]
+    groups = prometheus_api(host, "/api/v1/rules")["data"]["groups"]
     rules = [rule for group in groups for rule in group["rules"]]
     unhealthy = [(r["name"], r["health"], r.get("lastError")) for r in rules if r["health"] != "ok"]
     assert not unhealthy, unhealthy
