@@ -36,6 +36,7 @@ TEST_SECRETS = {"postgres_pgvector_superuser_password": "r3nder-su-Vq8mX2pL7k",
                 "postgres_pgvector_app_password": "r3nder-app-Hw4zN8cT1q",
                 "postgres_pgvector_monitor_password": "r3nder-mon-Bk6yR3dJ9s"}
 HBA_CHECK = ROLE / "files" / "pg-hba-check.sh"
+BACKUP_SECRET = "r3nder-backup-Jt5wQ2vX8n"
 
 
 pytestmark = needs_images(PG_IMAGE, EXPORTER_IMAGE)
@@ -56,6 +57,16 @@ VARIANTS = {
     "bad-parameter": (True, {"postgres_pgvector_settings": {"wrok_mem": "8MB"}}),
     "bad-value": (True, {"postgres_pgvector_settings": {"random_page_cost": "cheap"}}),
     "bad-network": (True, {"postgres_pgvector_client_networks": ["10.0.0.0/33"]}),
+    # The backup service's role: its replication lines from the client networks (the default) ...
+    "backup": (True, {
+        "postgres_pgvector_backup_password": BACKUP_SECRET,
+        "postgres_pgvector_max_slot_wal_keep_size": "512MB", "postgres_pgvector_archive_timeout": "5min"}),
+    # ... or from networks of its own; no cap on slots (-1), no forced segment switch (0).
+    "backup-networks": (True, {
+        "postgres_pgvector_backup_password": BACKUP_SECRET, "postgres_pgvector_backup_user": "cc_barman",
+        "postgres_pgvector_client_networks": ["10.20.0.0/16"],
+        "postgres_pgvector_backup_networks": ["10.30.0.0/24", "fd00:30::/64"],
+        "postgres_pgvector_max_slot_wal_keep_size": -1, "postgres_pgvector_archive_timeout": 0}),
 }
 RENDERED = {
     "compose.yml": "{{ lookup('ansible.builtin.template', 'compose.yml.j2') }}",
@@ -103,7 +114,7 @@ def hba_check(out: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, check=False, timeout=120)
 
 
-GOOD = ["defaults", "local-inventory", "published-no-exporter", "big-host-overrides"]
+GOOD = ["defaults", "local-inventory", "published-no-exporter", "big-host-overrides", "backup", "backup-networks"]
 
 
 def test_the_hba_check_is_the_roles(renders):
@@ -176,6 +187,60 @@ def test_pg_hba_is_scram_only_over_tcp(renders):
         assert not any("trust" in rule for rule in rules)
     custom = (renders["published-no-exporter"] / "pg_hba.conf").read_text()
     assert "10.20.0.0/16" in custom and "fd00::/8" in custom and "0.0.0.0/0" not in custom
+
+
+@pytest.mark.parametrize(("variant", "expected"), [
+    # postgres -C prints each in its base unit: MB and seconds.
+    ("defaults", {"max_slot_wal_keep_size": "2048", "archive_timeout": "60"}),
+    ("backup", {"max_slot_wal_keep_size": "512", "archive_timeout": "300"}),
+    ("backup-networks", {"max_slot_wal_keep_size": "-1", "archive_timeout": "0"}),
+    # The streaming replication the backup service needs: PostgreSQL's defaults, not overridden.
+    ("backup", {"wal_level": "replica", "max_wal_senders": "10", "max_replication_slots": "10"}),
+])
+def test_replication_settings_are_rendered_as_postgres_reads_them(renders, variant, expected):
+    proc = postgres_conf_check(renders[variant], *expected)
+    assert proc.returncode == 0, proc.stderr
+    assert dict(zip(expected, proc.stdout.splitlines(), strict=False)) == expected
+
+
+def _hba_rules(out: Path) -> list[list[str]]:
+    return [line.split() for line in (out / "pg_hba.conf").read_text().splitlines() if line and not line.startswith("#")]
+
+
+def test_pg_hba_admits_no_replication_without_a_backup_password(renders):
+    for variant in ("defaults", "local-inventory", "published-no-exporter", "big-host-overrides"):
+        rules = _hba_rules(renders[variant])
+        assert not [rule for rule in rules if "replication" in rule or "cc_backup" in rule], (variant, rules)
+
+
+@pytest.mark.parametrize(("variant", "user", "replication", "postgres"), [
+    ("backup", "cc_backup", ["127.0.0.1/32", "::1/128", "0.0.0.0/0", "::/0"], ["0.0.0.0/0", "::/0"]),
+    ("backup-networks", "cc_barman", ["127.0.0.1/32", "::1/128", "10.30.0.0/24", "fd00:30::/64"],
+     ["10.30.0.0/24", "fd00:30::/64"]),
+])
+def test_pg_hba_admits_the_backup_role_for_replication(renders, variant, user, replication, postgres):
+    """Its role only, by SCRAM, from loopback and the backup networks: replication connections (they match
+    only lines whose database is `replication`) and its ordinary connection to `postgres`. The file loads
+    (test_postgres_loads_pg_hba_conf runs the checker on both variants)."""
+    rules = _hba_rules(renders[variant])
+    assert [rule[3] for rule in rules if rule[1] == "replication"] == replication, rules
+    assert [rule[3] for rule in rules if rule[1] == "postgres"] == postgres, rules
+    for rule in rules:
+        if rule[1] in ("replication", "postgres"):
+            assert rule[0] == "host" and rule[2] == user and rule[4] == "scram-sha-256", rule
+    # The application's rules are unchanged: every role from the client networks, never replication.
+    assert [rule[3] for rule in rules if rule[:3] == ["host", "all", "all"]][2:] == (
+        ["10.20.0.0/16"] if variant == "backup-networks" else ["0.0.0.0/0", "::/0"])
+
+
+def test_backup_settings_need_no_restart_and_hold_no_secret(renders):
+    """max_slot_wal_keep_size and archive_timeout are reload settings: not in the restart hash. The backup
+    password is written nowhere (only the provisioning step reads it, on stdin)."""
+    derived = {v: json.loads((renders[v] / "derived.json").read_text()) for v in ("local-inventory", "backup")}
+    assert derived["backup"]["config_hash"] == derived["local-inventory"]["config_hash"]
+    for variant in ("backup", "backup-networks"):
+        for name in ("compose.yml", "postgresql.conf", "pg_hba.conf", "derived.json"):
+            assert BACKUP_SECRET not in (renders[variant] / name).read_text(), (variant, name)
 
 
 # --- compose.yml -----------------------------------------------------------------------

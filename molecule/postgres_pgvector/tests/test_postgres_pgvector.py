@@ -200,6 +200,107 @@ def test_monitor_role_is_pg_monitor_only(host):
     """) == "f|t"
 
 
+# --- the backup service's role ----------------------------------------------------------------
+
+BACKUP_GRANTS = ("pg_backup_start(text, boolean)", "pg_backup_stop(boolean)", "pg_switch_wal()",
+                 "pg_create_restore_point(text)")
+BACKUP_ROLES = ("pg_read_all_settings", "pg_read_all_stats", "pg_checkpoint")
+
+
+def backup_state(host) -> list[str]:
+    """The backup role's attributes, then t/f for each function it may execute and each role it uses."""
+    user = var("postgres_pgvector_backup_user")
+    checks = [f"has_function_privilege('{user}', '{fn}', 'EXECUTE')" for fn in BACKUP_GRANTS]
+    checks += [f"pg_has_role('{user}', '{role}', 'USAGE')" for role in BACKUP_ROLES]
+    return superuser_sql(host, f"""
+        SELECT concat_ws('|', rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls)
+        FROM pg_roles WHERE rolname = '{user}';
+        SELECT {", ".join(checks)};
+    """).splitlines()
+
+
+@pytest.fixture(scope="module")
+def backup_pgpass(host):
+    """A libpq password file for the backup role on the platform host (root-only, written via stdin),
+    mounted into the client containers: the password is on no command line."""
+    path = "/root/.cc-test-postgres-backup-pgpass"
+    password = var("postgres_pgvector_backup_password").replace("\\", "\\\\").replace(":", "\\:")
+    put_root_file(path, f"*:*:*:{var('postgres_pgvector_backup_user')}:{password}\n")
+    yield path
+    host.run(f"rm -f {path}")
+
+
+def backup_client(host, script: str, *, pgpass: str | None = None, password: str | None = None):
+    """A shell script in a container of the postgres image on the commandcenter network, as the backup
+    service would run its client tools: the password from a mounted PGPASSFILE (or a test's wrong one)."""
+    auth = (f"-v {pgpass}:/run/secrets/pgpass:ro -e PGPASSFILE=/run/secrets/pgpass" if pgpass
+            else f"-e PGPASSWORD={shlex.quote(password or '')}")
+    return host.run(f"docker run --rm --user 0:0 --network commandcenter {auth} -e PGCONNECT_TIMEOUT=10"
+                    f" --entrypoint sh {image(host, POSTGRES)} -ec {shlex.quote(script)}")
+
+
+def test_backup_role_replicates_without_superuser(host):
+    """LOGIN REPLICATION, nothing else, and Barman's grants for a non-superuser (not pg_monitor)."""
+    attributes, grants = backup_state(host)
+    assert attributes == "f|f|f|t|t|f"
+    assert grants == "|".join("t" * (len(BACKUP_GRANTS) + len(BACKUP_ROLES)))
+    user = var("postgres_pgvector_backup_user")
+    assert superuser_sql(host, f"SELECT pg_has_role('{user}', 'pg_monitor', 'MEMBER');") == "f"
+    rules = superuser_sql(host, """
+        SELECT array_to_string(database, ',') || ' ' || array_to_string(user_name, ',') || ' ' || auth_method
+        FROM pg_hba_file_rules WHERE 'replication' = ANY(database) ORDER BY rule_number;
+    """).splitlines()
+    assert rules and set(rules) == {f"replication {user} scram-sha-256"}, rules
+
+
+def test_backup_role_streams_and_takes_a_base_backup_over_tcp(host, backup_pgpass):
+    """What Barman's streaming mode runs, from another container on the commandcenter network:
+    IDENTIFY_SYSTEM, pg_basebackup, a physical slot with pg_receivewal, and, on its ordinary
+    connection, backup start and stop, a WAL switch, a restore point and a checkpoint."""
+    user = var("postgres_pgvector_backup_user")
+    conn = f"-h postgres -U {user} -w"
+    result = backup_client(host, f"""
+        psql -X -At "host=postgres user={user} replication=true" -c IDENTIFY_SYSTEM
+        pg_basebackup {conn} -D /tmp/base -X none -c fast
+        test -s /tmp/base/PG_VERSION && test -s /tmp/base/backup_label && echo base backup ok
+        pg_receivewal {conn} --create-slot -S cc_probe_backup
+        psql -X -At {conn} -d postgres -c "SELECT pg_create_restore_point('cc-probe-slot')" >/dev/null  # a WAL record
+        endpos=$(psql -X -At "host=postgres user={user} replication=true" -c IDENTIFY_SYSTEM | cut -d'|' -f3)
+        mkdir /tmp/wal
+        pg_receivewal {conn} -S cc_probe_backup -D /tmp/wal -n --endpos="$endpos" 2>/dev/null
+        ls /tmp/wal | grep -q . && echo wal streamed
+        pg_receivewal {conn} --drop-slot -S cc_probe_backup
+        psql -X -At {conn} -d postgres -v ON_ERROR_STOP=1 \
+          -c "SELECT pg_backup_start('cc-probe', true) IS NOT NULL" -c "SELECT lsn IS NOT NULL FROM pg_backup_stop(false)" \
+          -c "SELECT pg_switch_wal() IS NOT NULL" -c "SELECT pg_create_restore_point('cc-probe') IS NOT NULL" \
+          -c CHECKPOINT -c "SELECT current_setting('data_directory') <> ''"
+    """, pgpass=backup_pgpass)
+    assert result.rc == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"[0-9]+\|1\|[0-9A-F]+/[0-9A-F]+\|", lines[0]), lines
+    assert "base backup ok" in lines and "wal streamed" in lines, lines
+    assert lines[-6:] == ["t", "t", "t", "t", "CHECKPOINT", "t"], lines
+    assert var("postgres_pgvector_backup_password") not in result.stdout + result.stderr
+    assert superuser_sql(host, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'cc_probe_backup';") == "0"
+
+
+def test_backup_role_needs_its_password_and_others_cannot_replicate(host):
+    user, app_user = var("postgres_pgvector_backup_user"), var("postgres_pgvector_app_user")
+    wrong = backup_client(host, f'psql -X -At "host=postgres user={user} replication=true" -c IDENTIFY_SYSTEM',
+                          password="not-the-backup-password")
+    assert wrong.rc != 0 and f'password authentication failed for user "{user}"' in wrong.stderr, wrong.stderr
+    # No pg_hba.conf line admits another role's replication connection, whatever its password.
+    other = backup_client(host, f'psql -X -At "host=postgres user={app_user} replication=true" -c IDENTIFY_SYSTEM',
+                          password="refused-before-any-password")
+    assert other.rc != 0 and "no pg_hba.conf entry for replication connection" in other.stderr, other.stderr
+
+
+def test_wal_caps_for_the_backup_service_are_active(host):
+    assert superuser_sql(host, "SHOW max_slot_wal_keep_size;") == var("postgres_pgvector_max_slot_wal_keep_size")
+    assert superuser_sql(host, "SELECT setting || unit FROM pg_settings WHERE name = 'archive_timeout';") == "60s"
+    assert superuser_sql(host, "SHOW wal_level;") == "replica"
+
+
 # --- network exposure ---------------------------------------------------------------------
 
 def test_nothing_listens_on_the_host_port(host):
@@ -256,7 +357,8 @@ def test_live_settable_change_under_load_keeps_the_containers(host, converge, it
     before = container_run_id(host, POSTGRES), container_run_id(host, EXPORTER)
     live = {**ONLY_THIS_ROLE, "postgres_pgvector_work_mem": "8MB",
             "postgres_pgvector_settings": {**var("postgres_pgvector_settings"), "log_min_duration_statement": "500ms"},
-            "postgres_pgvector_client_networks": [*var("postgres_pgvector_client_networks"), "10.254.0.0/16"]}
+            "postgres_pgvector_client_networks": [*var("postgres_pgvector_client_networks"), "10.254.0.0/16"],
+            "postgres_pgvector_max_slot_wal_keep_size": "1GB", "postgres_pgvector_archive_timeout": "30s"}
     user, db = var("postgres_pgvector_app_user"), var("postgres_pgvector_app_db")
     probe = (f'PGPASSWORD="$(cat /run/secrets/pw)" psql -X -At -h postgres -U {shlex.quote(user)} -d {shlex.quote(db)}'
              f" -c 'SELECT count(*) FROM {TABLE}' | grep -qx 4")
@@ -271,12 +373,15 @@ def test_live_settable_change_under_load_keeps_the_containers(host, converge, it
     output = " ".join(run.output.split())
     match = re.search(r"cc-postgres: applied live, no restart: postgres \(([^)]*)\)", output)
     assert match, output[-4000:]
-    assert {"work_mem", "log_min_duration_statement", "pg_hba.conf"} <= set(match[1].split(", ")), match[0]
+    assert {"work_mem", "log_min_duration_statement", "max_slot_wal_keep_size", "archive_timeout",
+            "pg_hba.conf"} <= set(match[1].split(", ")), match[0]
     assert "a restart is needed" not in output
     assert failed == 0 and ok > 100, log[-2000:]
     assert (container_run_id(host, POSTGRES), container_run_id(host, EXPORTER)) == before, "a container was restarted"
     assert psql(host, "SHOW work_mem;").stdout.strip() == "8MB"
-    assert superuser_sql(host, "SELECT count(*) FROM pg_hba_file_rules WHERE address = '10.254.0.0';") == "1"
+    assert superuser_sql(host, "SHOW max_slot_wal_keep_size; SHOW archive_timeout;").split() == ["1GB", "30s"]
+    # The client network, and the backup role's replication and postgres lines (backup networks: the client networks).
+    assert superuser_sql(host, "SELECT count(*) FROM pg_hba_file_rules WHERE address = '10.254.0.0';") == "3"
     again = converge(extra_vars=live)
     assert again.returncode == 0 and again.changed == 0, again.output[-4000:]
 
@@ -331,3 +436,28 @@ def test_existing_database_and_drifted_password_are_brought_into_shape(host, con
     assert psql(host, "SELECT current_user;").stdout.strip() == user
     assert psql(host, "SHOW work_mem;").stdout.strip() == "4MB"
     assert container_id(host, EXPORTER) == exporter_before
+
+
+def test_backup_role_drift_is_reported_in_check_mode_and_repaired(host, converge):
+    """Grants revoked and REPLICATION taken behind the role's back: --check names each change and makes
+    none; the next converge restores them, and reports only those."""
+    user = var("postgres_pgvector_backup_user")
+    superuser_sql(host, f"ALTER ROLE {user} NOREPLICATION; REVOKE pg_checkpoint FROM {user};"
+                        f" REVOKE EXECUTE ON FUNCTION pg_switch_wal() FROM {user};")
+    drifted = backup_state(host)
+    expected = [f"attributes of role {user} (LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION NOBYPASSRLS)",
+                f"role {user} granted EXECUTE on pg_switch_wal()", f"role {user} granted pg_checkpoint"]
+
+    check = converge("--check", extra_vars=ONLY_THIS_ROLE)
+    assert check.returncode == 0, check.output[-4000:]
+    reported = " ".join(check.output.split())
+    assert all(change in reported for change in expected), check.output[-4000:]
+    assert backup_state(host) == drifted, "check mode changed the backup role"
+
+    run = converge(extra_vars=ONLY_THIS_ROLE)
+    assert run.returncode == 0, run.output[-4000:]
+    reported = " ".join(run.output.split())
+    assert all(change in reported for change in expected), run.output[-4000:]
+    assert f"role {user} granted pg_read_all_stats" not in reported
+    assert f"password of role {user}" not in reported
+    assert backup_state(host) == ["f|f|f|t|t|f", "|".join("t" * (len(BACKUP_GRANTS) + len(BACKUP_ROLES)))]

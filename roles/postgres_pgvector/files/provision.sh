@@ -3,15 +3,17 @@
 # Provision the roles, the application database and the vector extension, idempotently.
 # Runs INSIDE the postgres container (docker exec -i ... bash -c "<this>" provision ARGS),
 # as the OS user postgres, connecting to the unix socket as the superuser (peer auth).
-#   ARGS: app_user app_db monitor_user(empty: none) check(1: report only, change nothing)
-#   stdin: superuser password, app password, monitor password (one per line); they never
-#          appear on a command line and reach psql through the environment (\getenv).
+#   ARGS: app_user app_db monitor_user(empty: none) backup_user check(1: report only, change nothing)
+#   stdin: superuser password, app password, monitor password, backup password (one per
+#          line; an empty backup password: no backup role); they never appear on a command
+#          line and reach psql through the environment (\getenv).
 # Prints "changed: <what>" for every change (or, with check=1, every change it would make).
 set -euo pipefail
-app_user=$1 app_db=$2 monitor_user=$3 check=$4
+app_user=$1 app_db=$2 monitor_user=$3 backup_user=$4 check=$5
 IFS= read -r superuser_pw || true
 IFS= read -r app_pw || true
 IFS= read -r monitor_pw || true
+IFS= read -r backup_pw || true
 superuser=${POSTGRES_USER:-postgres}
 if [ -z "$superuser_pw" ] || [ -z "$app_pw" ] || { [ -n "$monitor_user" ] && [ -z "$monitor_pw" ]; }; then
   echo "provision: a password is missing on stdin (one per line: superuser, app, monitor)" >&2
@@ -53,25 +55,27 @@ SQL
   fi
 }
 
-ensure_role() {  # ensure_role ROLE PASSWORD: a login role that is neither superuser nor creator
-  local wanted="f|f|f|t|f|f" state
+ensure_role() {  # ensure_role ROLE PASSWORD [REPLICATION]: a login role that is neither superuser nor creator
+  local replication=NOREPLICATION flag=f attributes state
+  if [ "${3:-}" = REPLICATION ]; then replication=REPLICATION flag=t; fi
+  attributes="LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE $replication NOBYPASSRLS"
+  local wanted="f|f|f|t|$flag|f"  # rolsuper|rolcreaterole|rolcreatedb|rolcanlogin|rolreplication|rolbypassrls
   state=$(sql postgres -v role="$1" <<'SQL'
 SELECT concat_ws('|', rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls)
 FROM pg_roles WHERE rolname = :'role';
 SQL
 )
   if [ -z "$state" ]; then
-    CC_PASSWORD=$2 change "role $1 created" postgres -v role="$1" -c "$QUIET" -f - <<'SQL'
+    CC_PASSWORD=$2 change "role $1 created" postgres -v role="$1" -v attributes="$attributes" -c "$QUIET" \
+      -f - <<'SQL'
 \getenv password CC_PASSWORD
-CREATE ROLE :"role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-  PASSWORD :'password';
+CREATE ROLE :"role" WITH :attributes PASSWORD :'password';
 SQL
     return
   fi
   if [ "$state" != "$wanted" ]; then
-    change "attributes of role $1 (LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS)" \
-      postgres -v role="$1" <<'SQL'
-ALTER ROLE :"role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+    change "attributes of role $1 ($attributes)" postgres -v role="$1" -v attributes="$attributes" <<'SQL'
+ALTER ROLE :"role" WITH :attributes;
 SQL
   fi
   if [ "$check" = 1 ] && [ "$(cut -d'|' -f4 <<<"$state")" != t ]; then
@@ -136,4 +140,39 @@ SQL
 GRANT pg_monitor TO :"role";
 SQL
   fi
+fi
+
+# The backup service's role (Barman, streaming): replication connections (pg_receivewal,
+# pg_basebackup, its slot) and, without a superuser, what Barman's own connection needs
+# (Barman 3 "Postgres users": backup start and stop, WAL switch, restore points, settings
+# and statistics; pg_checkpoint for switch-wal --force). Without a password nothing is
+# done: a role made before is left as it is (its replication slot may still exist).
+if [ -n "$backup_pw" ]; then
+  ensure_role "$backup_user" "$backup_pw" REPLICATION
+  for fn in 'pg_backup_start(text, boolean)' 'pg_backup_stop(boolean)' 'pg_switch_wal()' \
+            'pg_create_restore_point(text)'; do
+    granted=$(sql postgres -v role="$backup_user" -v fn="$fn" <<'SQL'
+SELECT coalesce((SELECT has_function_privilege(oid, :'fn', 'EXECUTE')
+                 FROM pg_roles WHERE rolname = :'role'), false);
+SQL
+)
+    if [ "$granted" != t ]; then
+      # :fn is the function's signature, one of the four literals above.
+      change "role $backup_user granted EXECUTE on $fn" postgres -v role="$backup_user" -v fn="$fn" <<'SQL'
+GRANT EXECUTE ON FUNCTION :fn TO :"role";
+SQL
+    fi
+  done
+  for member_of in pg_read_all_settings pg_read_all_stats pg_checkpoint; do
+    member=$(sql postgres -v role="$backup_user" -v member_of="$member_of" <<'SQL'
+SELECT coalesce((SELECT pg_has_role(oid, :'member_of', 'USAGE')
+                 FROM pg_roles WHERE rolname = :'role'), false);
+SQL
+)
+    if [ "$member" != t ]; then
+      change "role $backup_user granted $member_of" postgres -v role="$backup_user" -v member_of="$member_of" <<'SQL'
+GRANT :"member_of" TO :"role" WITH INHERIT TRUE;
+SQL
+    fi
+  done
 fi

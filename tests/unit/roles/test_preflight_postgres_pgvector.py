@@ -55,6 +55,33 @@ CASES = [
     ("network-and-port", {"postgres_pgvector_client_networks": ["10.0.0.0/8", "everyone"],
                           "postgres_pgvector_host_port": 70000},
      ["postgres_pgvector_client_networks: entries must be CIDRs, got everyone", "postgres_pgvector_host_port"]),
+    # the backup service's role: its password is checked like the others once it is set
+    ("backup-placeholder-secret", {"postgres_pgvector_backup_password": "changeme"},
+     ["postgres_pgvector_backup_password: is a placeholder"]),
+    ("backup-short-secret", {"postgres_pgvector_backup_password": "Sh0rt-backup-pw"},
+     ["postgres_pgvector_backup_password: shorter than 16 characters"]),
+    ("backup-multiline-secret", {"postgres_pgvector_backup_password": "first-line-backup-secret\nsecond"},
+     ["postgres_pgvector_backup_password: a password must be a single line"]),
+    ("backup-user-is-the-app-user", {"postgres_pgvector_backup_user": "commandcenter"},
+     ["postgres_pgvector_backup_user must differ from the superuser (postgres), postgres_pgvector_app_user",
+      "got commandcenter"]),
+    ("backup-user-name", {"postgres_pgvector_backup_user": "Backup-User"},
+     ["postgres_pgvector_backup_user: must be a lower-case SQL name", "got Backup-User"]),
+    ("backup-networks", {"postgres_pgvector_backup_networks": ["10.30.0.0/24", "barman-host"]},
+     ["postgres_pgvector_backup_networks: entries must be CIDRs, got barman-host"]),
+    ("slot-keep-size-unit", {"postgres_pgvector_max_slot_wal_keep_size": "2gb"},
+     ["postgres_pgvector_max_slot_wal_keep_size: -1 (no cap) or a PostgreSQL size of at least 16MB", "got 2gb"]),
+    ("slot-keep-size-too-small", {"postgres_pgvector_max_slot_wal_keep_size": "8MB"},
+     ["postgres_pgvector_max_slot_wal_keep_size: -1 (no cap) or a PostgreSQL size of at least 16MB", "got 8MB"]),
+    ("slot-keep-size-negative", {"postgres_pgvector_max_slot_wal_keep_size": "-2"},
+     ["postgres_pgvector_max_slot_wal_keep_size: -1 (no cap)", "got -2"]),
+    ("archive-timeout-unit", {"postgres_pgvector_archive_timeout": "1m"},
+     ["postgres_pgvector_archive_timeout: 0 (off) or a PostgreSQL duration in s, min, h or d", "got 1m"]),
+    ("archive-timeout-ms", {"postgres_pgvector_archive_timeout": "500ms"},
+     ["postgres_pgvector_archive_timeout: 0 (off) or a PostgreSQL duration", "got 500ms"]),
+    ("replication-turned-off", {"postgres_pgvector_backup_password": "Xq3-unit-test-backup-pw-Lm27vB",
+                                "postgres_pgvector_settings": {"wal_level": "minimal", "max_wal_senders": 0}},
+     ["postgres_pgvector_settings: wal_level, max_wal_senders would stop the backup service's streaming replication"]),
 ]
 
 
@@ -114,3 +141,20 @@ def test_numbers_given_as_strings_pass_preflight(tmp_path):
                     "-e", "postgres_pgvector_health_timeout=60",
                     "-e", "postgres_pgvector_pids_limit=300")
     assert_numbers_as_strings_pass(proc, ROLE)
+
+
+@pytest.mark.parametrize("settings", [
+    {"postgres_pgvector_backup_password": "Xq3-unit-test-backup-pw-Lm27vB"},
+    {"postgres_pgvector_backup_password": "Xq3-unit-test-backup-pw-Lm27vB",
+     "postgres_pgvector_backup_networks": ["10.30.0.0/24", "fd00:30::/64"],
+     "postgres_pgvector_max_slot_wal_keep_size": -1, "postgres_pgvector_archive_timeout": 0},
+    {"postgres_pgvector_max_slot_wal_keep_size": "4096", "postgres_pgvector_archive_timeout": "300"},
+    {"postgres_pgvector_max_slot_wal_keep_size": "16MB", "postgres_pgvector_archive_timeout": "5min"},
+    # Without a backup password the replication settings are the operator's business.
+    {"postgres_pgvector_settings": {"wal_level": "minimal", "max_wal_senders": 0}},
+], ids=["backup-password", "backup-own-networks-no-cap-no-timeout", "bare-MB-and-seconds", "units",
+        "no-backup-replication-off"])
+def test_backup_settings_pass_preflight(tmp_path, settings):
+    proc = run_role(tmp_path, ROLE, {**GOOD, **settings}, "--tags", "postgres_pgvector_preflight")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert_preflight_passed(proc, ROLE)
