@@ -227,16 +227,26 @@ def healthy() -> int:
 
 
 def postgres_base(config: dict) -> int:
-    """A base backup with pg_basebackup, waiting until its WAL is archived."""
+    """A base backup with pg_basebackup, done when the WAL it needs is archived."""
     def step() -> int:
+        server = config["server"]
         # A segment switch first, archived by the streaming service's barman cron: Barman
-        # refuses a backup while no WAL was ever archived (a new server), and the backup's
-        # WAL then starts in a fresh segment.
-        barman(config, "switch-wal", "--force", "--archive", "--archive-timeout", "120", config["server"])
-        barman(config, "backup", "--wait", "--wait-timeout", "600", config["server"])
-        base = Path(config["barman_home"]) / config["server"] / "base"
-        latest = sorted(p for p in base.iterdir() if p.is_dir())[-1]
-        return dir_size(latest)
+        # refuses a backup while no WAL was ever archived (a new server).
+        barman(config, "switch-wal", "--force", "--archive", "--archive-timeout", "120", server)
+        barman(config, "backup", server)
+        # The backup ends inside a segment that only completes at the next switch: force
+        # it, then wait until the streaming service's cron has marked the backup DONE.
+        barman(config, "switch-wal", "--force", "--archive", "--archive-timeout", "120", server)
+        deadline = time.monotonic() + 600
+        while True:
+            listing = json.loads(barman(config, "-f", "json", "list-backups", server, capture=True).stdout)
+            latest = (listing.get(server) or [{}])[0]
+            if latest.get("status") == "DONE":
+                break
+            if time.monotonic() > deadline:
+                raise BackupError(f"backup {latest.get('backup_id')} is still {latest.get('status')} after 600 s")
+            time.sleep(2)
+        return dir_size(Path(config["barman_home"]) / server / "base" / latest["backup_id"])
     return timed(config, "postgres_base", step)
 
 
