@@ -57,7 +57,8 @@ VARIANTS = {
     "short-for": (False, {"monitoring_alert_for": _short_for(), "monitoring_runbook_url": RUNBOOK,
                           "monitoring_alert_jobs": ALL_JOBS}),
     "overrides": (False, {"monitoring_alert_jobs": ["backend", "flower"],
-                          "monitoring_alert_thresholds": {"host_cpu_ratio": 0.95, "celery_queue_length": 500},
+                          "monitoring_alert_thresholds": {"host_cpu_ratio": 0.95, "celery_queue_length": 500,
+                                                          "backup_wal_lag_mib": 512},
                           "monitoring_celery_queues": ["celery", "priority"],
                           "monitoring_celery_beat_task": "myapp.tasks.tick"}),
 }
@@ -226,8 +227,11 @@ def test_the_role_lists_exactly_the_alerts_of_the_rule_files(renders):
                   "CeleryQueueBacklog", "DiskSpaceLow"}
     added = {"Watchdog", "TargetMissing", "CertificateExpiringSoon", "ContainerRestarting", "ContainerOOMKilled",
              "CeleryBeatMissing", "PrometheusRuleFailures", "AlertmanagerNotificationsFailing", "EndpointDown"}
-    assert len(assessment) == 20 and len(added) == 9
-    assert sorted(names) == sorted(assessment | added)
+    # The backups (the backup role's textfile metrics).
+    backup = {"BackupTooOld", "BackupFailed", "WalStreamingStalled", "RestoreDrillFailed", "RestoreDrillTooOld",
+              "WalRetentionNearCap"}
+    assert len(assessment) == 20 and len(added) == 9 and len(backup) == 6
+    assert sorted(names) == sorted(assessment | added | backup)
 
 
 def test_every_rule_has_severity_and_annotations(renders):
@@ -268,5 +272,7 @@ def test_jobs_queues_beat_task_and_thresholds_come_from_the_variables(renders):
     # ... and every other threshold keeps its default
     thresholds = json.loads((renders["overrides"] / "vars.json").read_text())["thresholds"]
     defaults = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_monitoring_alert_threshold_defaults"]
-    assert thresholds == {**defaults, "host_cpu_ratio": 0.95, "celery_queue_length": 500}
+    assert thresholds == {**defaults, "host_cpu_ratio": 0.95, "celery_queue_length": 500, "backup_wal_lag_mib": 512}
+    assert "cc_backup_wal_streaming_lag_bytes > 536870912," in rules["WalStreamingStalled"]["expr"]
+    assert "(threshold 512 MiB)" in rules["WalStreamingStalled"]["annotations"]["description"]
     assert rules_of(renders["defaults"])["HighCpuUsage"]["expr"].endswith("> 0.8")

@@ -8,15 +8,20 @@ checked by the programs that read them.
 - the exporter's password file: loaded by redis_exporter from the offline image;
 - compose.yml: `docker compose config -q` when this machine's docker has the compose
   plugin (skipped otherwise, saying so), and its security settings read from the YAML;
-- the offline images' contract (entrypoint, uid, /data, redis-cli).
+- the offline images' contract (entrypoint, uid, /data, redis-cli);
+- the backup user (redis_backup_password set): `redis-cli --rdb` as that user gets a
+  loadable RDB with nothing refused, and the user can touch no key; and what Redis 8 does
+  with a dump.rdb when the AOF is on (what a restore must take into account).
 
 Needs Docker and the images `make images` builds; skipped with the reason without them.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +36,8 @@ EXPORTER_IMAGE = "commandcenter/redis-exporter:1.69"
 TEST_SECRETS = {"redis_app_password": "r3nd3r-app-Qm7xT2vL9k", "redis_monitor_password": "r3nd3r-mon-Hq4zW8pN1c"}
 LOCAL_INVENTORY = [ROOT / "inventories/local/group_vars/all/main.yml",
                    ROOT / "inventories/local/group_vars/all/redis.yml"]
+# The backup user's password for the "backup-user" rendering (the role's default: no backup user).
+BACKUP_PASSWORD = "r3nd3r-bak-Wn6yD3fK8s"
 
 
 pytestmark = needs_images(REDIS_IMAGE, EXPORTER_IMAGE)
@@ -52,6 +59,7 @@ VARIANTS = {
     "bad-directive": (True, {"redis_config_extra": {"no-such-directive": "yes"}}),
     "bad-appendfsync": (True, {"redis_appendfsync": "sometimes"}),
     "bad-acl-rule": (True, {"redis_app_denied_commands": ["FLUSHALL", "NOSUCHCOMMAND"]}),
+    "backup-user": (False, {"redis_backup_password": BACKUP_PASSWORD}),
 }
 
 
@@ -314,3 +322,124 @@ def test_exporter_image_answers_the_roles_healthcheck(renders):
         assert body == "ok", body
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+
+
+# --- the backup user -------------------------------------------------------------------------
+
+def test_backup_user_exists_only_with_a_password(renders):
+    """Empty redis_backup_password (the default): no backup user; set: one more hashed user with
+    no key, no channel and exactly SYNC and REPLCONF, which redis-server accepts."""
+    assert "user backup " not in (renders["defaults"] / "users.acl").read_text()
+    out = renders["backup-user"]
+    acl = (out / "users.acl").read_text()
+    digest = hashlib.sha256(BACKUP_PASSWORD.encode()).hexdigest()
+    assert BACKUP_PASSWORD not in acl
+    assert f"user backup reset on #{digest} resetkeys resetchannels -@all +sync +replconf" in acl.splitlines()
+    for conf in (False, True):
+        proc = redis_check(out, conf=conf)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _redis_up(name: str, *args: str) -> str:
+    """A redis-server container (--network none) started with args; its log once it accepts connections."""
+    _docker("run", "-d", "--name", name, "--network", "none", "--user", "999:999", *args)
+    logs = ""
+    for _ in range(100):
+        proc = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
+        logs = proc.stdout + proc.stderr
+        if "Ready to accept connections" in logs:
+            return logs
+        time.sleep(0.1)
+    pytest.fail(f"{name} did not start: {logs[-2000:]}")
+
+
+def test_backup_user_takes_an_rdb_snapshot_and_nothing_else(renders, tmp_path):
+    """The rendered pair (backup-user) served as the role serves it; keys set by the application
+    user; `redis-cli --rdb` as the backup user (REDISCLI_AUTH) transfers an RDB with no command
+    refused, which a fresh redis-server loads with the keys; the backup user gets NOPERM for
+    every key command and more."""
+    out = renders["backup-user"]
+    for name in ("redis.conf", "users.acl"):
+        (out / name).chmod(0o644)
+    name = f"cc-redis-render-backup-{os.getpid()}"
+    app_pw, etc = TEST_SECRETS["redis_app_password"], "/usr/local/etc/redis"
+    try:
+        _redis_up(name, "--tmpfs", "/data:uid=999,gid=999,mode=0700", "--tmpfs", "/tmp:mode=1777",
+                  "-v", f"{out / 'redis.conf'}:{etc}/redis.conf:ro",
+                  "-v", f"{out / 'users.acl'}:{etc}/users.acl:ro", REDIS_IMAGE, f"{etc}/redis.conf")
+
+        def cli(user: str, password: str, *args: str) -> str:
+            return subprocess.run(["docker", "exec", "-e", f"REDISCLI_AUTH={password}", name, "redis-cli",
+                                   "--no-auth-warning", "--user", user, *args],
+                                  capture_output=True, text=True, check=False, timeout=60)
+
+        assert cli("commandcenter", app_pw, "MSET", "cc:a", "1", "cc:b", "2").stdout.strip() == "OK"
+        assert cli("commandcenter", app_pw, "RPUSH", "celery", "t1", "t2").stdout.strip() == "2"
+        proc = cli("backup", BACKUP_PASSWORD, "--rdb", "/tmp/dump.rdb")
+        log = proc.stdout + proc.stderr
+        assert proc.returncode == 0 and "Transfer finished with success" in log, log
+        # redis-cli 8 sends REPLCONF capa eof and REPLCONF rdb-only 1, then SYNC: none refused.
+        assert "sending REPLCONF rdb-only 1" in log and "error" not in log.lower() and "NOPERM" not in log, log
+        for args, command in ((["GET", "cc:a"], "get"), (["SET", "cc:a", "x"], "set"), (["KEYS", "*"], "keys"),
+                              (["SCAN", "0"], "scan"), (["LRANGE", "celery", "0", "-1"], "lrange"),
+                              (["DUMP", "cc:a"], "dump"), (["CONFIG", "GET", "dir"], "config|get"),
+                              (["FLUSHALL"], "flushall"), (["PING"], "ping")):
+            refused = cli("backup", BACKUP_PASSWORD, *args).stdout.strip()
+            assert refused == f"NOPERM User backup has no permissions to run the '{command}' command", (args, refused)
+        assert cli("commandcenter", app_pw, "GET", "cc:a").stdout.strip() == "1"
+        (tmp_path / "dump.rdb").write_bytes(subprocess.run(["docker", "exec", name, "cat", "/tmp/dump.rdb"],
+                                                           capture_output=True, check=True).stdout)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    # The file loads: a fresh server on it (AOF off) has the keys.
+    (tmp_path / "dump.rdb").chmod(0o644)
+    try:
+        _redis_up(name, "-v", f"{tmp_path / 'dump.rdb'}:/data/dump.rdb:ro", REDIS_IMAGE, "redis-server", "--dir", "/data", "--appendonly", "no", "--save", "",
+                  "--dbfilename", "dump.rdb")
+        assert _docker("exec", name, "redis-cli", "MGET", "cc:a", "cc:b").split() == ["1", "2"]
+        assert _docker("exec", name, "redis-cli", "LLEN", "celery") == "2"
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+
+
+AOF_RESTORE_SCRIPT = r"""
+set -e
+cli() { redis-cli -s /tmp/r.sock "$@"; }
+start() {  # start DIR ARGS...: redis-server on the unix socket, data in /tmp/DIR
+  d=$1; shift
+  redis-server --port 0 --unixsocket /tmp/r.sock --daemonize yes --logfile "/tmp/$d.log" --dir "/tmp/$d" "$@"
+  i=0; until [ "$(cli ping 2>/dev/null)" = PONG ]; do i=$((i + 1)); [ $i -lt 100 ]; sleep 0.1; done
+}
+stop() { cli shutdown >/dev/null 2>&1 || true; i=0; while [ -S /tmp/r.sock ]; do i=$((i + 1)); [ $i -lt 100 ]; sleep 0.1; done; }
+mkdir -p /tmp/seed /tmp/plain /tmp/base/appendonlydir /tmp/switch
+start seed --appendonly no; cli mset a 1 b 2 >/dev/null; cli save >/dev/null; stop
+# A restore that only replaces dump.rdb: the AOF is on, there is no appendonlydir.
+cp /tmp/seed/dump.rdb /tmp/plain/
+start plain --appendonly yes --save "3600 1"; echo "plain-keys $(cli dbsize)"; stop
+grep -q 'Creating AOF base file appendonly.aof.1.base.rdb on server start' /tmp/plain.log && echo "plain-empty-base yes"
+start plain --appendonly no --save ""; echo "plain-dump-after-stop $(cli dbsize)"; stop
+# The RDB as the AOF base, with a manifest naming it.
+cp /tmp/seed/dump.rdb /tmp/base/appendonlydir/appendonly.aof.1.base.rdb
+printf 'file appendonly.aof.1.base.rdb seq 1 type b\n' >/tmp/base/appendonlydir/appendonly.aof.manifest
+start base --appendonly yes; echo "base-keys $(cli dbsize)"; stop
+# The RDB loaded with the AOF off, then the AOF turned on (Redis writes its base), then a normal start.
+cp /tmp/seed/dump.rdb /tmp/switch/
+start switch --appendonly no; cli config set appendonly yes >/dev/null
+i=0; until cli info persistence | grep -q 'aof_rewrite_in_progress:0' \
+  && cli info persistence | grep -q 'aof_last_bgrewrite_status:ok' && [ -f /tmp/switch/appendonlydir/appendonly.aof.manifest ]; do
+  i=$((i + 1)); [ $i -lt 100 ]; sleep 0.1; done
+stop; rm /tmp/switch/dump.rdb
+start switch --appendonly yes; echo "switch-keys $(cli dbsize)"; stop
+"""
+
+
+def test_redis_8_with_the_aof_on_ignores_a_restored_dump_rdb():
+    """What a restore of an RDB must take into account (README, Backups). With appendonly yes and
+    no appendonlydir, Redis 8 does not load dump.rdb: it starts empty, creates an empty AOF base,
+    and its shutdown save then overwrites dump.rdb with the empty dataset. The RDB as the AOF's
+    base (plus a manifest), or loaded with the AOF off and the AOF then turned on, restores it."""
+    out = _docker("run", "--rm", "--network", "none", "--user", "999:999", "--tmpfs", "/tmp:mode=1777",
+                  "--entrypoint", "sh", REDIS_IMAGE, "-c", AOF_RESTORE_SCRIPT)
+    assert dict(line.split(" ", 1) for line in out.splitlines()) == {
+        "plain-keys": "0", "plain-empty-base": "yes", "plain-dump-after-stop": "0", "base-keys": "2",
+        "switch-keys": "2"}, out

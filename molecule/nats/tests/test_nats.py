@@ -138,8 +138,10 @@ def test_accounts_file_holds_bcrypt_hashes_only(host, hostvars):
     auth = host.file("/opt/commandcenter/nats/config/auth.conf")
     assert (auth.uid, auth.gid, auth.mode) == (1000, 1000, 0o400)
     content = auth.content_string
-    assert content.count('password: "$2b$11$') == 2
-    assert hostvars["nats_app_password"] not in content and hostvars["nats_monitor_password"] not in content
+    # The application's, the monitoring user's and the backup user's.
+    assert content.count('password: "$2b$11$') == 3
+    for name in ("nats_app_password", "nats_monitor_password", "nats_backup_password"):
+        assert hostvars[name] not in content, f"{name} in clear text"
     config = host.file("/opt/commandcenter/nats/config/nats-server.conf").content_string
     settings = [line.strip() for line in config.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     assert not [line for line in settings if line.startswith("no_auth_user")], settings
@@ -183,6 +185,28 @@ def test_monitor_user_reaches_the_system_account_and_the_app_user_does_not(probe
     assert out["reply"]["server"]["name"] == "cc-nats" and out["reply"]["server"]["jetstream"] is True
     rc, out = probe("request", "$SYS.REQ.SERVER.PING")
     assert rc == 1 and "no responders" in out["error"].lower(), out
+
+
+def test_backup_user_lists_streams_and_cannot_publish_or_consume(host, probe, nats, hostvars):
+    """The backup user (the backup role's snapshots: tests/render/test_nats.py runs a whole snapshot
+    and restore with it) lists the application account's streams; a plain publish and a consumer are
+    refused (Permissions Violation, which nats.go reports on stderr), and nothing reached the stream."""
+    stream, subject = f"B{uuid.uuid4().hex[:8].upper()}", f"backup.{uuid.uuid4().hex[:8]}"
+    assert probe("stream-add", stream, f"{subject}.>")[0] == 0
+    as_backup = {"user": hostvars.get("nats_backup_user", "backup"), "password": hostvars["nats_backup_password"]}
+    rc, out = probe("request", "$JS.API.STREAM.NAMES", **as_backup)
+    assert rc == 0 and stream in out["reply"]["streams"], out
+    image = nats["Config"]["Image"]
+    for args, subject_refused in ((["request", f"{subject}.created", "from-backup"], f"{subject}.created"),
+                                  (["consume", stream, f"{subject}.>", "-durable", "peek"],
+                                   f"$JS.API.CONSUMER.CREATE.{stream}.peek")):
+        cmd = (f"docker run --rm -i --network commandcenter {image} nats-probe -s nats://nats:4222 -timeout 2s"
+               f" -user {shlex.quote(as_backup['user'])} -password-file - " + " ".join(shlex.quote(a) for a in args))
+        result = host.run(f"printf '%s\\n' {shlex.quote(as_backup['password'])} | {cmd}")
+        assert result.rc == 1, result.stdout + result.stderr
+        assert f'Permissions Violation for Publish to "{subject_refused}' in result.stderr, result.stderr
+    rc, info = probe("stream-info", stream)
+    assert rc == 0 and info["messages"] == 0, info
 
 
 # --- JetStream -------------------------------------------------------------------------------------

@@ -204,7 +204,7 @@ def test_monitor_role_is_pg_monitor_only(host):
 
 BACKUP_GRANTS = ("pg_backup_start(text, boolean)", "pg_backup_stop(boolean)", "pg_switch_wal()",
                  "pg_create_restore_point(text)")
-BACKUP_ROLES = ("pg_read_all_settings", "pg_read_all_stats", "pg_checkpoint")
+BACKUP_ROLES = ("pg_read_all_settings", "pg_read_all_stats", "pg_checkpoint", "pg_read_all_data")
 
 
 def backup_state(host) -> list[str]:

@@ -48,6 +48,9 @@ def role_default(name: str):
     return yaml.safe_load(defaults.read_text())[name]
 APP_USER = HOSTVARS.get("redis_app_user", "commandcenter")
 MONITOR_USER = HOSTVARS.get("redis_monitor_user", "monitor")
+BACKUP_USER = HOSTVARS.get("redis_backup_user", "backup")
+BACKUP_PASSWORD_FILE = "/root/.cc-test-redis-backup-password"
+BACKUP_DIR = "/root/.cc-test-redis-backup"
 
 
 @pytest.fixture(scope="module")
@@ -167,10 +170,48 @@ def test_acl_file_holds_only_hashes(host):
     assert (acl.uid, acl.mode) == (999, 0o400)
     content = acl.content_string
     assert "user default reset off" in content
-    for name in ("redis_app_password", "redis_monitor_password"):
+    for name in ("redis_app_password", "redis_monitor_password", "redis_backup_password"):
         assert HOSTVARS[name] not in content, f"{name} in plaintext in users.acl"
-    # The application's, the monitoring user's and the configuration user's.
-    assert content.count(" #") == 3
+    # The application's, the monitoring user's, the backup user's and the configuration user's.
+    assert content.count(" #") == 4
+
+
+@pytest.fixture(scope="module")
+def backup_password_file(host):
+    """The backup password as a root-only file on the platform host, written via stdin."""
+    put_root_file(BACKUP_PASSWORD_FILE, HOSTVARS["redis_backup_password"])
+    yield BACKUP_PASSWORD_FILE
+    host.run(f"rm -f {BACKUP_PASSWORD_FILE}")
+
+
+def test_backup_user_takes_a_loadable_rdb_snapshot(host, image, app_password_file, backup_password_file):
+    """As the backup role does it: `redis-cli --rdb` as the backup user from a one-shot container on
+    the commandcenter network (password in REDISCLI_AUTH, from a file), no command refused; a fresh
+    redis-server (no network) loads the file and has the application's key."""
+    assert app(host, image, app_password_file, "SET", "cc:test:backup", "in-the-rdb") == "OK"
+    host.run(f"rm -rf {BACKUP_DIR}")
+    sh(host, f"mkdir -m 0700 {BACKUP_DIR}")
+    try:
+        inner = ('REDISCLI_AUTH="$(cat /run/secrets/pw)" redis-cli -h redis --no-auth-warning '
+                 f"--user {shlex.quote(BACKUP_USER)} --rdb /backup/dump.rdb 2>&1")
+        out = sh(host, f"docker run --rm --network commandcenter -v {backup_password_file}:/run/secrets/pw:ro "
+                       f"-v {BACKUP_DIR}:/backup --entrypoint sh {image} -c %s", inner)
+        assert "Transfer finished with success" in out and "error" not in out.lower(), out
+        load = ("redis-server --port 0 --unixsocket /tmp/r.sock --dir /backup --dbfilename dump.rdb --appendonly no "
+                "--save '' --daemonize yes --logfile /tmp/r.log && i=0 && "
+                "until [ \"$(redis-cli -s /tmp/r.sock ping 2>/dev/null)\" = PONG ]; do "
+                "i=$((i + 1)); [ $i -lt 100 ] || { cat /tmp/r.log; exit 1; }; sleep 0.1; done && "
+                "redis-cli -s /tmp/r.sock GET cc:test:backup")
+        assert sh(host, f"docker run --rm --network none -v {BACKUP_DIR}:/backup:ro --entrypoint sh {image} -c %s",
+                  load) == "in-the-rdb"
+    finally:
+        host.run(f"rm -rf {BACKUP_DIR}")
+
+
+@pytest.mark.parametrize(("args", "command"), [(["GET", "cc:test:greeting"], "get"), (["SET", "cc:test:x", "1"], "set")])
+def test_backup_user_cannot_read_or_write_keys(host, image, backup_password_file, args, command):
+    out = cli(host, image, *args, user=BACKUP_USER, password_file=backup_password_file)
+    assert out == f"NOPERM User {BACKUP_USER} has no permissions to run the '{command}' command"
 
 
 # --- memory and persistence ------------------------------------------------------

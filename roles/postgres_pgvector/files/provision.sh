@@ -145,7 +145,8 @@ fi
 # The backup service's role (Barman, streaming): replication connections (pg_receivewal,
 # pg_basebackup, its slot) and, without a superuser, what Barman's own connection needs
 # (Barman 3 "Postgres users": backup start and stop, WAL switch, restore points, settings
-# and statistics; pg_checkpoint for switch-wal --force). Without a password nothing is
+# and statistics; pg_checkpoint for switch-wal --force), and pg_read_all_data for the
+# logical dumps (pg_dump of every database; read only). Without a password nothing is
 # done: a role made before is left as it is (its replication slot may still exist).
 if [ -n "$backup_pw" ]; then
   ensure_role "$backup_user" "$backup_pw" REPLICATION
@@ -163,7 +164,7 @@ GRANT EXECUTE ON FUNCTION :fn TO :"role";
 SQL
     fi
   done
-  for member_of in pg_read_all_settings pg_read_all_stats pg_checkpoint; do
+  for member_of in pg_read_all_settings pg_read_all_stats pg_checkpoint pg_read_all_data; do
     member=$(sql postgres -v role="$backup_user" -v member_of="$member_of" <<'SQL'
 SELECT coalesce((SELECT pg_has_role(oid, :'member_of', 'USAGE')
                  FROM pg_roles WHERE rolname = :'role'), false);

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.playbook
 
 APP = "Tq3vW8kZp2Lr9YxN4cHs"
 MONITOR = "Hm6Jd2Qw9Ez4Rb7Uk1Pf"
+BACKUP = "Wc4rN8yT2kLm6QzSx5Jd"
 GOOD = {"nats_app_password": APP, "nats_monitor_password": MONITOR}
 
 CASES = [
@@ -43,6 +44,15 @@ CASES = [
     ("port-range", {"nats_monitor_port": 70000}, ["nats_monitor_port", "70000"]),
     ("port-clash", {"nats_monitor_port": 4222}, ["nats_monitor_port", "nats_client_port"]),
     ("root-uid", {"nats_uid": 0}, ["nats_uid", "root"]),
+    # The backup user: checked like the others once its password is set (empty: no backup user).
+    ("placeholder-backup-password", {"nats_backup_password": "changeme"}, ["nats_backup_password: is a placeholder"]),
+    ("short-backup-password", {"nats_backup_password": "Xy7Xy7Xy7"}, ["nats_backup_password: shorter than 16"]),
+    ("long-backup-password", {"nats_backup_password": "Vb8" * 25}, ["nats_backup_password", "72 bytes"]),
+    ("backup-password-is-app-password", {"nats_backup_password": APP},
+     ["nats_backup_password: must differ from nats_app_password and nats_monitor_password"]),
+    ("backup-user-name", {"nats_backup_user": "back up"}, ["nats_backup_user", "back up"]),
+    ("backup-user-is-app-user", {"nats_backup_password": BACKUP, "nats_backup_user": "commandcenter"},
+     ["nats_backup_user: must differ from nats_app_user and nats_monitor_user, got commandcenter"]),
 ]
 
 
@@ -52,9 +62,11 @@ def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
     assert_refused_before_change(proc, "nats", expected, {**GOOD, **role_vars})
 
 
-def test_good_input_passes_preflight(tmp_path):
-    """The defaults plus real passwords pass argument_specs and every preflight check."""
-    proc = run_role(tmp_path, "nats", GOOD, "--tags", "nats_preflight")
+@pytest.mark.parametrize("extra", [{}, {"nats_backup_password": BACKUP}], ids=["no-backup-user", "backup-user"])
+def test_good_input_passes_preflight(tmp_path, extra):
+    """The defaults plus real passwords (and a backup password, or none) pass argument_specs and every
+    preflight check."""
+    proc = run_role(tmp_path, "nats", {**GOOD, **extra}, "--tags", "nats_preflight")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "failed=0" in out

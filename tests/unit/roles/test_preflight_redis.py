@@ -22,6 +22,7 @@ pytestmark = pytest.mark.playbook
 
 # Valid, random-looking test values (not used anywhere else).
 GOOD = {"redis_app_password": "q7Vd2LmX9pRt4KsW8nZb", "redis_monitor_password": "H3jN6cQy1TfU5wEa0Gxo"}
+BACKUP = "Pm5sW2kR8vYc3NfJ7dQa"
 
 CASES = [
     # secrets (preflight, commandcenter.infra.secret_problems)
@@ -62,6 +63,19 @@ CASES = [
      ["redis_exporter_check_keys entries must be", "16"]),
     ("denied-command-name", {**GOOD, "redis_app_denied_commands": ["FLUSHALL", "rm -rf"]},
      ["redis_app_denied_commands", "rm -rf"]),
+    # the backup user (checked like the others once its password is set; empty: no backup user)
+    ("placeholder-backup-password", {**GOOD, "redis_backup_password": "changeme"},
+     ["redis_backup_password: is a placeholder"]),
+    ("blank-backup-password", {**GOOD, "redis_backup_password": "   "}, ["redis_backup_password: not set"]),
+    ("short-backup-password", {**GOOD, "redis_backup_password": "Zr4kP0x9"},
+     ["redis_backup_password: shorter than 16 characters"]),
+    ("backup-user-name", {**GOOD, "redis_backup_user": "back up"}, ["redis_backup_user must be a plain name", "back up"]),
+    ("backup-user-default", {**GOOD, "redis_backup_password": BACKUP, "redis_backup_user": "default"},
+     ["redis_backup_user must differ from `default`", "got default"]),
+    ("backup-user-is-monitor", {**GOOD, "redis_backup_password": BACKUP, "redis_backup_user": "monitor"},
+     ["redis_backup_user must differ", "got monitor"]),
+    ("backup-user-is-config-user", {**GOOD, "redis_backup_password": BACKUP, "redis_backup_user": "cc-config"},
+     ["redis_backup_user must differ", "got cc-config"]),
 ]
 
 
@@ -71,7 +85,7 @@ def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
     assert_refused_before_change(proc, "redis", expected, role_vars)
 
 
-@pytest.mark.parametrize("name", ["redis_app_password", "redis_monitor_password"])
+@pytest.mark.parametrize("name", ["redis_app_password", "redis_monitor_password", "redis_backup_password"])
 def test_refusal_never_shows_the_secret(tmp_path, name):
     """A too-short secret is refused by name; its value appears nowhere, even at -vvv."""
     value = "Kx81mQzv"
@@ -82,9 +96,11 @@ def test_refusal_never_shows_the_secret(tmp_path, name):
     assert value not in out
 
 
-def test_good_input_passes_preflight(tmp_path):
-    """The defaults plus two real passwords pass argument_specs and every preflight check."""
-    proc = run_role(tmp_path, "redis", GOOD, "--tags", "redis_preflight")
+@pytest.mark.parametrize("extra", [{}, {"redis_backup_password": BACKUP}], ids=["no-backup-user", "backup-user"])
+def test_good_input_passes_preflight(tmp_path, extra):
+    """The defaults plus two real passwords (and a backup password, or none) pass argument_specs and
+    every preflight check."""
+    proc = run_role(tmp_path, "redis", {**GOOD, **extra}, "--tags", "redis_preflight")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "failed=0" in out
