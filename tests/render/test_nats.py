@@ -446,8 +446,8 @@ def client_seed(streams, messages, size):
     app = raw_connect("APP")
     out = {}
     for name in streams:
-        js_api(app, f"$JS.API.STREAM.CREATE.{name}", {"name": name, "subjects": [f"{name.lower()}.>"],
-                                                       "storage": "file", "num_replicas": 1})
+        config = {"name": name, "subjects": [f"{name.lower()}.>"], "storage": "file", "num_replicas": 1}
+        js_api(app, f"$JS.API.STREAM.CREATE.{name}", config)
         hashes = []
         for i in range(messages[name]):
             data = os.urandom(size)
@@ -458,7 +458,7 @@ def client_seed(streams, messages, size):
         batch = f"_INBOX.{os.urandom(8).hex()}"
         sid = app.sub(batch)
         app.pub(f"$JS.API.CONSUMER.MSG.NEXT.{name}.worker", json.dumps({"batch": 2}).encode(), batch)
-        for _ in range(2):
+        for _ack in range(2):
             app.pub(app.wait(sid)[2], b"+ACK")
         assert not app.flush()
         out[name] = hashes
@@ -600,7 +600,8 @@ def backup_server(renders):
     try:
         deadline = time.monotonic() + 20
         while subprocess.run(["docker", "exec", name, "wget", "-q", "-O", "/dev/null",
-                              "http://127.0.0.1:8222/healthz?js-enabled-only=true"], capture_output=True).returncode:
+                              "http://127.0.0.1:8222/healthz?js-enabled-only=true"], capture_output=True,
+                             check=False).returncode:
             assert time.monotonic() < deadline, subprocess.run(["docker", "logs", name], capture_output=True,
                                                                text=True, check=False).stderr[-2000:]
             time.sleep(0.3)

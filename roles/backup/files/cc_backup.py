@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright (c) 2026, CommandCenter platform team
 """The backup runner of commandcenter.infra.backup, run inside the backup image.
@@ -138,7 +137,8 @@ def timed(config: dict, kind: str, step) -> int:
     started = time.time()
     try:
         size = step()
-    except (BackupError, OSError, subprocess.SubprocessError) as exc:
+    except (BackupError, OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError, IndexError) as exc:
+        # Anything that goes wrong is a failed run, recorded as such (never a bare traceback).
         record(config, kind, started, False, 0)
         print(f"cc-backup: {kind} FAILED after {time.time() - started:.1f} s: {exc}", file=sys.stderr)
         return 1
@@ -362,21 +362,37 @@ def ensure_repository(repo: str, env: dict) -> None:
         restic(repo, env, "init")
 
 
+def copy_step(config: dict, where: str, repo: str, env: dict):
+    """The restic backup and retention of one repository, as a step for timed()."""
+    def step() -> int:
+        ensure_repository(repo, env)
+        out = restic(repo, env, "backup", "--json", "--host", "commandcenter", "--tag", "commandcenter",
+                     config["barman_home"], config["staging"], capture=True).stdout
+        summary = [json.loads(x) for x in out.splitlines() if '"message_type":"summary"' in x.replace(" ", "")]
+        keep = config["keep"][where]
+        policy = [arg for name in ("daily", "weekly", "monthly") if int(keep[name]) > 0
+                  for arg in (f"--keep-{name}", str(keep[name]))]
+        restic(repo, env, "forget", "--prune", "--host", "commandcenter", "--tag", "commandcenter", *policy)
+        return int(summary[-1].get("total_bytes_processed", 0)) if summary else 0
+    return step
+
+
 def offsite(config: dict) -> int:
     """Barman's home and the staging area into each repository; retention in each."""
-    code = 0
-    for where, repo, env in repositories(config):
-        def step(where=where, repo=repo, env=env) -> int:
-            ensure_repository(repo, env)
-            out = restic(repo, env, "backup", "--json", "--host", "commandcenter", "--tag", "commandcenter",
-                         config["barman_home"], config["staging"], capture=True).stdout
-            summary = [json.loads(x) for x in out.splitlines() if '"message_type":"summary"' in x.replace(" ", "")]
-            keep = config["keep"][where]
-            policy = [arg for name in ("daily", "weekly", "monthly") if int(keep[name]) > 0
-                      for arg in (f"--keep-{name}", str(keep[name]))]
-            restic(repo, env, "forget", "--prune", "--host", "commandcenter", "--tag", "commandcenter", *policy)
-            return int(summary[-1].get("total_bytes_processed", 0)) if summary else 0
-        code |= timed(config, f"restic_{where}", step)
+    try:
+        repos = repositories(config)
+    except (OSError, ValueError, AttributeError) as exc:
+        # The offsite settings are unreadable: the local copy still runs, the offsite one fails.
+        reason = type(exc).__name__
+
+        def unreadable() -> int:
+            raise BackupError(f"the offsite repository's secrets cannot be read: {reason}")
+        repos = [("local", config["local_repository"], {"RESTIC_PASSWORD_FILE": str(SECRETS / "restic_password")})]
+        code = timed(config, "restic_offsite", unreadable)
+    else:
+        code = 0
+    for where, repo, env in repos:
+        code |= timed(config, f"restic_{where}", copy_step(config, where, repo, env))
     return code
 
 
