@@ -9,6 +9,9 @@ without Docker (every program it would run is replaced; files go to tmp_path).
   the previous success kept on a failure, the maximum age taken from the kind's schedule
   (restic_local and restic_offsite from `offsite`, restic_check from `check`);
 - timed: the exit code and the metrics of a step that fails;
+- staged_dir, and through it postgres_dump, nats and fetch: what a step writes goes into a
+  hidden directory beside its destination, which replaces the destination only when the
+  step succeeded; a failure leaves the previous copy whole and no temporary directory;
 - choose_backup: the newest DONE base backup that ended before the target time, refused
   when there is none;
 - repositories: the local and the offsite repository with their password files and the
@@ -261,6 +264,179 @@ def test_run_raises_backup_error_with_the_stderr_tail(capsys):
     assert runner.run([sys.executable, "-c", "print('ok')"], capture=True).stdout == "ok\n"
 
 
+# --- staged_dir and the steps that write through it ------------------------------------------------
+
+def test_staged_dir_replaces_the_destination_when_the_block_succeeds(tmp_path):
+    dest = tmp_path / "postgres"
+    dest.mkdir()
+    (dest / "old.dump").write_text("old", encoding="utf-8")
+    with runner.staged_dir(dest) as work:
+        # Beside dest (a rename, not a copy), hidden from a glob of the staging area, empty.
+        assert work.parent == tmp_path and work.name.startswith(".postgres.") and work.is_dir()
+        assert list(work.iterdir()) == []
+        assert (dest / "old.dump").read_text(encoding="utf-8") == "old"  # untouched until the block ends
+        (work / "new.dump").write_text("new", encoding="utf-8")
+    assert sorted(p.name for p in dest.iterdir()) == ["new.dump"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["postgres"]
+
+
+def test_staged_dir_creates_a_destination_that_does_not_exist(tmp_path):
+    with runner.staged_dir(tmp_path / "nats") as work:
+        (work / "streams").mkdir()
+    assert [p.name for p in tmp_path.iterdir()] == ["nats"] and (tmp_path / "nats" / "streams").is_dir()
+
+
+def test_staged_dir_keeps_the_destination_and_removes_its_work_when_the_block_fails(tmp_path):
+    dest = tmp_path / "postgres"
+    dest.mkdir()
+    (dest / "old.dump").write_text("old", encoding="utf-8")
+    with pytest.raises(runner.BackupError, match="pg_dump failed"), runner.staged_dir(dest) as work:
+        (work / "half.dump").write_text("half", encoding="utf-8")
+        raise runner.BackupError("pg_dump failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["postgres"]
+    assert sorted(p.name for p in dest.iterdir()) == ["old.dump"]
+
+
+@pytest.fixture
+def staging(config) -> Path:
+    path = Path(config["staging"])
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def fake_programs(monkeypatch):
+    """Replace run() and psql(): pg_dump writes its -f file, pg_dumpall its stdout, the snapshot tool a
+    stream under --dest; calls.fail names a program that fails instead. The calls are recorded."""
+    calls = SimpleNamespace(run=[], fail=None)
+
+    def fake_run(argv, env=None, capture=False, check=True, stdout=None):
+        calls.run.append(argv)
+        program = Path(argv[1]).name if argv[0] == "python3" else argv[0]
+        if program == calls.fail:
+            raise runner.BackupError(f"{program} exited 1: refused")
+        if program == "pg_dump":
+            Path(argv[argv.index("-f") + 1]).write_text(f"dump of {argv[-1]}", encoding="utf-8")
+        elif program == "pg_dumpall":
+            stdout.write("CREATE ROLE app;\n")
+        elif program == "cc_nats_snapshot.py":
+            stream = Path(argv[argv.index("--dest") + 1]) / "ORDERS"
+            stream.mkdir(parents=True)
+            (stream / "backup.json").write_text("{}", encoding="utf-8")
+        return SimpleNamespace(returncode=0, stdout="")
+
+    def fake_psql(config, sql, dbname="postgres"):
+        return "170004" if sql == "SHOW server_version_num" else "app\npostgres\nskipped"
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    monkeypatch.setattr(runner, "psql", fake_psql)
+    return calls
+
+
+def tree(path: Path) -> dict[str, str]:
+    """The regular files under path (relative names) and their content."""
+    return {str(p.relative_to(path)): p.read_text(encoding="utf-8") for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_postgres_dump_replaces_the_previous_dumps(config, staging, clock, fake_programs):
+    config["postgres"] = {"host": "postgres", "port": 5432, "user": "backup", "exclude": ["skipped"]}
+    (staging / "postgres").mkdir()
+    (staging / "postgres" / "dropped.dump").write_text("an old database's dump", encoding="utf-8")
+    assert runner.postgres_dump(config) == 0
+    assert tree(staging) == {"postgres/app.dump": "dump of app", "postgres/postgres.dump": "dump of postgres",
+                             "postgres/globals.sql": "CREATE ROLE app;\n", "postgres/databases.txt": "app\npostgres\n"}
+    got = {name: value for name, (labels, value) in metrics(config, "postgres_dump").items()}
+    assert got["cc_backup_last_result"] == 1 and got["cc_backup_last_size_bytes"] == sum(
+        p.stat().st_size for p in (staging / "postgres").iterdir())
+
+
+def test_postgres_dump_that_fails_keeps_the_previous_dumps(config, staging, clock, fake_programs):
+    config["postgres"] = {"host": "postgres", "port": 5432, "user": "backup"}
+    (staging / "postgres").mkdir()
+    (staging / "postgres" / "app.dump").write_text("yesterday's dump", encoding="utf-8")
+    fake_programs.fail = "pg_dumpall"  # after the databases' dumps were written
+    assert runner.postgres_dump(config) == 1
+    assert tree(staging) == {"postgres/app.dump": "yesterday's dump"}  # no hidden work directory left
+    assert metrics(config, "postgres_dump")["cc_backup_last_result"][1] == 0
+
+
+def test_nats_replaces_the_previous_snapshots(config, staging, clock, fake_programs):
+    config["nats"] = {"url": "nats://nats:4222", "user": "backup"}
+    (staging / "nats" / "streams" / "GONE").mkdir(parents=True)
+    (staging / "nats" / "streams" / "GONE" / "backup.json").write_text("old", encoding="utf-8")
+    assert runner.nats(config) == 0
+    assert tree(staging) == {"nats/streams/ORDERS/backup.json": "{}"}
+    (argv,) = fake_programs.run
+    dest_flag, dest = argv[-2:]
+    assert dest_flag == "--dest" and Path(dest).parent.parent == staging and Path(dest).parent.name.startswith(".nats.")
+
+
+def test_nats_that_fails_keeps_the_previous_snapshots(config, staging, clock, fake_programs):
+    config["nats"] = {"url": "nats://nats:4222", "user": "backup"}
+    (staging / "nats" / "streams" / "ORDERS").mkdir(parents=True)
+    (staging / "nats" / "streams" / "ORDERS" / "backup.json").write_text("old", encoding="utf-8")
+    fake_programs.fail = "cc_nats_snapshot.py"
+    assert runner.nats(config) == 1
+    assert tree(staging) == {"nats/streams/ORDERS/backup.json": "old"}
+
+
+def runner_dir(tmp_path: Path, monkeypatch, name: str, attribute: str) -> Path:
+    """A new directory tmp_path/name, which the runner's module global `attribute` (a fixed path) is set to."""
+    path = tmp_path / name
+    path.mkdir()
+    monkeypatch.setattr(runner, attribute, path)
+    return path
+
+
+@pytest.fixture
+def restore_dir(tmp_path, monkeypatch) -> Path:
+    return runner_dir(tmp_path, monkeypatch, "restore", "RESTORE")
+
+
+def test_fetch_from_the_staging_area_replaces_the_previous_fetch_without_hidden_entries(
+        config, staging, restore_dir, capsys):
+    (staging / "redis").mkdir()
+    (staging / "redis" / "dump.rdb").write_text("REDIS0011", encoding="utf-8")
+    (staging / ".postgres.x1y2").mkdir()  # a dump being written
+    (staging / ".postgres.x1y2" / "app.dump").write_text("half", encoding="utf-8")
+    (restore_dir / "staging" / "old").mkdir(parents=True)
+    (restore_dir / "staging" / "old" / "file").write_text("an earlier fetch", encoding="utf-8")
+    assert runner.fetch(config, SimpleNamespace(source="staging")) == 0
+    assert tree(restore_dir) == {"staging/redis/dump.rdb": "REDIS0011"}
+    assert json.loads(capsys.readouterr().out) == {"source": "staging", "bytes": 9}
+
+
+def test_fetch_from_a_repository_moves_the_restored_staging_area_into_place(config, restore_dir, monkeypatch):
+    calls = []
+
+    def fake_restic_restore(config, source, include, target, snapshot="latest"):
+        calls.append((source, include, target))
+        restored = target / include.lstrip("/")
+        (restored / "postgres").mkdir(parents=True)
+        (restored / "postgres" / "app.dump").write_text("from the repository", encoding="utf-8")
+        return restored
+
+    monkeypatch.setattr(runner, "restic_restore", fake_restic_restore)
+    (restore_dir / "staging").mkdir()
+    (restore_dir / "staging" / "stale").write_text("an earlier fetch", encoding="utf-8")
+    assert runner.fetch(config, SimpleNamespace(source="offsite")) == 0
+    assert calls == [("offsite", config["staging"], restore_dir / "fetched")]
+    assert tree(restore_dir) == {"staging/postgres/app.dump": "from the repository"}  # fetched/ is gone
+
+
+def test_fetch_that_fails_keeps_the_previous_fetch(config, restore_dir, monkeypatch):
+    def refuse(config, source, include, target, snapshot="latest"):
+        raise runner.BackupError("no offsite repository is configured")
+
+    monkeypatch.setattr(runner, "restic_restore", refuse)
+    (restore_dir / "staging").mkdir()
+    (restore_dir / "staging" / "kept").write_text("an earlier fetch", encoding="utf-8")
+    with pytest.raises(runner.BackupError):
+        runner.fetch(config, SimpleNamespace(source="offsite"))
+    assert tree(restore_dir) == {"staging/kept": "an earlier fetch"}
+    assert [p.name for p in restore_dir.iterdir()] == ["staging"]
+
+
 # --- choose_backup ------------------------------------------------------------------------------
 
 def _backup(backup_id: str, status: str, end: int | None = None) -> dict:
@@ -335,10 +511,7 @@ def test_choose_backup_refuses_when_no_backup_is_done(config, barman_listing, li
 
 @pytest.fixture
 def secrets_dir(tmp_path, monkeypatch) -> Path:
-    secrets = tmp_path / "secrets"
-    secrets.mkdir()
-    monkeypatch.setattr(runner, "SECRETS", secrets)
-    return secrets
+    return runner_dir(tmp_path, monkeypatch, "secrets", "SECRETS")
 
 
 def test_repositories_without_offsite_is_the_local_one(config, secrets_dir):

@@ -31,6 +31,7 @@ age. Secrets are files under /run/secrets; none is ever printed or put on a comm
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -38,11 +39,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 CONFIG_FILE = Path(os.environ.get("CC_BACKUP_CONFIG", "/etc/cc-backup/runner.json"))
 SECRETS = Path("/run/secrets")
 HEALTH_FILE = Path("/tmp/cc-backup-healthy")
+# Where the restore steps put what they bring back (the drill's and restore.yml's volume).
+RESTORE = Path("/restore")
 PG_MAJOR = 17
 # Which schedule entry sets the maximum age of each metric kind.
 SCHEDULE_OF = {
@@ -80,6 +84,21 @@ def run(argv: list[str], env: dict | None = None, capture: bool = False, check: 
         tail = " ".join((proc.stderr or "").strip().splitlines()[-3:])
         raise BackupError(f"{argv[0]} {argv[1] if len(argv) > 1 else ''} exited {proc.returncode}: {tail}")
     return proc
+
+
+@contextlib.contextmanager
+def staged_dir(dest: Path) -> Iterator[Path]:
+    """A fresh temporary directory beside dest (hidden: .<name>.*) to write into. When the
+    block succeeds it takes dest's place (the old dest removed, the new one renamed in);
+    when it fails it is removed and dest stays as it was."""
+    work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        yield work
+        if dest.exists():
+            shutil.rmtree(dest)
+        work.rename(dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def dir_size(path: Path) -> int:
@@ -269,18 +288,12 @@ def postgres_dump(config: dict) -> int:
         names = [n for n in psql(config, "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate "
                                  "ORDER BY 1").splitlines() if n and n not in exclude]
         dest = Path(config["staging"]) / "postgres"
-        work = Path(tempfile.mkdtemp(dir=config["staging"], prefix=".postgres."))
-        try:
+        with staged_dir(dest) as work:
             for name in names:
                 run(["pg_dump", *conn, "-Fc", "-f", str(work / f"{name}.dump"), "-d", name])
             with open(work / "globals.sql", "w", encoding="utf-8") as out:
                 run(["pg_dumpall", *conn, "--globals-only", "--no-role-passwords", "-l", "postgres"], stdout=out)
             (work / "databases.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
-            if dest.exists():
-                shutil.rmtree(dest)
-            work.rename(dest)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
         return dir_size(dest)
     return timed(config, "postgres_dump", step)
 
@@ -307,17 +320,10 @@ def nats(config: dict) -> int:
     """A snapshot of every JetStream stream of the application account."""
     def step() -> int:
         nt = config["nats"]
-        staging = Path(config["staging"])
-        work = Path(tempfile.mkdtemp(dir=staging, prefix=".nats."))
-        dest = staging / "nats"
-        try:
+        dest = Path(config["staging"]) / "nats"
+        with staged_dir(dest) as work:
             run(["python3", "/cc/bin/cc_nats_snapshot.py", "backup", "--server", nt["url"], "--user", nt["user"],
                  "--password-file", str(SECRETS / "nats_password"), "--dest", str(work / "streams")])
-            if dest.exists():
-                shutil.rmtree(dest)
-            work.rename(dest)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
         return dir_size(dest)
     return timed(config, "nats", step)
 
@@ -466,17 +472,16 @@ def recover(config: dict, args: argparse.Namespace) -> int:
 
 def fetch(config: dict, args: argparse.Namespace) -> int:
     """The staging area (dumps, RDB, NATS snapshots) from a repository, or the local one."""
-    dest = Path("/restore/staging")
-    if args.source == "staging":
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(config["staging"], dest, ignore=shutil.ignore_patterns(".*"))
-    else:
-        restored = restic_restore(config, args.source, config["staging"], Path("/restore/fetched"))
-        if dest.exists():
-            shutil.rmtree(dest)
-        restored.rename(dest)
-        shutil.rmtree("/restore/fetched", ignore_errors=True)
+    dest = RESTORE / "staging"
+    with staged_dir(dest) as work:
+        if args.source == "staging":
+            shutil.copytree(config["staging"], work, ignore=shutil.ignore_patterns(".*"), dirs_exist_ok=True)
+        else:
+            fetched = RESTORE / "fetched"
+            # The staging area's own directory, restored under its path: it replaces the
+            # empty work directory (a rename onto an empty directory), then the rest goes.
+            restic_restore(config, args.source, config["staging"], fetched).rename(work)
+            shutil.rmtree(fetched, ignore_errors=True)
     print(json.dumps({"source": args.source, "bytes": dir_size(dest)}))
     return 0
 

@@ -85,6 +85,18 @@ def describe(error: dict) -> str:
     return f"{text} ({', '.join(codes)})" if codes else text
 
 
+def decode_answer(data: bytes, what: str, unexpected: str) -> dict:
+    """A JetStream API answer decoded: its JSON object, or Failure (`<what>: <unexpected>
+    <the data's start>` when it is no JSON, `<what>: <the server's error>` when it is one)."""
+    try:
+        answer = json.loads(data)
+    except ValueError as exc:
+        raise Failure(f"{what}: {unexpected} {data[:200]!r}") from exc
+    if answer.get("error"):
+        raise Failure(f"{what}: {describe(answer['error'])}")
+    return answer
+
+
 class Session:
     """One connection to the server and the JetStream API requests made on it."""
 
@@ -103,13 +115,7 @@ class Session:
             raise Failure(f"{what}: no JetStream API on {self.server} for this user (JetStream not enabled?)") from exc
         except NatsTimeout as exc:
             raise Failure(f"{what}: {self.server} did not answer {API}.{subject} within {wait:g} s") from exc
-        try:
-            answer = json.loads(msg.data)
-        except ValueError as exc:
-            raise Failure(f"{what}: {self.server} answered {API}.{subject} with no JSON: {msg.data[:200]!r}") from exc
-        if answer.get("error"):
-            raise Failure(f"{what}: {describe(answer['error'])}")
-        return answer
+        return decode_answer(msg.data, what, f"{self.server} answered {API}.{subject} with no JSON:")
 
     async def stream_names(self) -> list[str]:
         """Every stream of the account, page by page."""
@@ -281,12 +287,7 @@ async def restore_stream(session: Session, stream: str, src: Path, replace: bool
         reply = await session.nc.request(deliver, b"", timeout=session.timeout * 10)
     except NatsTimeout as exc:
         raise Failure(f"stream {stream}: {session.server} did not finish the restore in {session.timeout * 10:g} s") from exc
-    try:
-        info = json.loads(reply.data)
-    except ValueError as exc:
-        raise Failure(f"stream {stream}: unexpected final answer {reply.data[:200]!r}") from exc
-    if info.get("error"):
-        raise Failure(f"stream {stream}: {describe(info['error'])}")
+    info = decode_answer(reply.data, f"stream {stream}", "unexpected final answer")
     state = info.get("state") or {}
     return {"stream": stream, "messages": state.get("messages", 0), "bytes": sent}
 
