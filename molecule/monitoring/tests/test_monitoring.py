@@ -9,6 +9,11 @@ toolbox image that records every POST) and `mailsink` (Postfix, images/mailsink:
 SMTP server that stores every mail in a Maildir). Redis is stopped for real; RedisDown
 fires from the real rule (its `for:` shortened through monitoring_alert_for), Prometheus
 sends it, Alertmanager routes it, and both receivers get it, then its resolution.
+
+The backup alerts read the *.prom files the backup role writes for node-exporter's
+textfile collector: this scenario has no backup role, so a test writes such a file
+itself, as the runner does, with a success too old for its limit, and follows
+BackupTooOld (its `for:` shortened likewise) to the webhook and back to resolved.
 """
 from __future__ import annotations
 
@@ -25,6 +30,12 @@ HOSTVARS = inventory_hostvars()
 ALERTMANAGER = "cc-alertmanager-alertmanager-1"
 REDIS = "cc-redis-redis-1"
 REGISTRY = HOSTVARS["cc_image_registry"]
+NODE_EXPORTER = "cc-node-node-exporter-1"
+# The backup role's metrics directory (its backup_metrics_dir) in the monitoring role's
+# textfile directory: node-exporter reads the *.prom files of its subdirectories *.d.
+BACKUP_METRICS_SUBDIR = "backup.d"
+# A backup kind no role writes: the test's own metrics file and alert.
+STALE_KIND = "molecule_stale"
 # The webhook receiver: every POST as a JSON line {"at", "path", "body"} in /tmp/hooks.jsonl.
 SINK_SERVER = r"""
 import http.server, json, time
@@ -204,3 +215,80 @@ def test_a_silence_suppresses_the_alert_and_the_receivers_get_nothing(host, rece
     finally:
         docker(host, "start", REDIS)
         sink_curl(host, "-X", "DELETE", f"http://alertmanager:9093/api/v2/silence/{silence_id}")
+
+
+def alerts_of(host, alertname: str, status: str, since: float, **labels: str) -> list[dict]:
+    """The alerts named `alertname` with `status` and these labels in the webhook notifications after `since`."""
+    return [a for h in notifications(host, alertname, status, since) for a in h["body"]["alerts"]
+            if a["labels"]["alertname"] == alertname and a["status"] == status
+            and all(a["labels"].get(k) == v for k, v in labels.items())]
+
+
+def write_textfile(host, directory: str, name: str, lines: list[str]) -> None:
+    """A textfile-collector file written as the backup runner's write_prom does: whole, under a
+    hidden name node-exporter skips (not *.prom), mode 0644, then renamed into place."""
+    content = "\n".join(lines) + "\n"
+    sh(host, f"set -e; cd {shlex.quote(directory)}; tmp=$(mktemp -p . .{name}.XXXXXX.tmp); "
+             f"printf %s {shlex.quote(content)} > \"$tmp\"; chmod 0644 \"$tmp\"; mv -f \"$tmp\" {name}.prom")
+
+
+def test_a_stale_backup_fires_backup_too_old_then_resolves_when_its_metrics_go(host, receivers):
+    """BackupTooOld from the real rule: a kind whose last success (3 days ago) is older than its
+    limit (1 day), its last run a success (so BackupFailed stays quiet)."""
+    groups = prometheus_api(host, "/api/v1/rules")["data"]["groups"]
+    rule = next(r for g in groups if g["name"] == "backup" for r in g["rules"] if r["name"] == "BackupTooOld")
+    assert rule["duration"] == 10, "for: from monitoring_alert_for"
+    # The host directory node-exporter has at /textfile (monitoring_textfile_dir).
+    textfile_dir = docker(host, "inspect", "-f", '{{range .Mounts}}{{if eq .Destination "/textfile"}}{{.Source}}'
+                          "{{end}}{{end}}", NODE_EXPORTER).strip()
+    assert textfile_dir == "/opt/commandcenter/node/textfile", textfile_dir
+    directory = f"{textfile_dir}/{BACKUP_METRICS_SUBDIR}"
+    created_dir = not host.file(directory).exists
+    now = int(sh(host, "date +%s"))
+    last_success, max_age = now - 3 * 86400, 86400
+    label = f'{{kind="{STALE_KIND}"}}'
+    lines = []
+    for metric, help_text, value in (
+        ("cc_backup_last_run_timestamp_seconds", "When the backup last ran (unix time).", now - 600),
+        ("cc_backup_last_success_timestamp_seconds", "When the backup last succeeded (0: never).", last_success),
+        ("cc_backup_last_result", "1 if the last run succeeded, 0 if it failed.", 1),
+        ("cc_backup_last_duration_seconds", "How long the last run took.", 12.5),
+        ("cc_backup_last_size_bytes", "Size of what the last successful run produced.", 4096),
+        ("cc_backup_max_age_seconds", "Age of the last success after which the backup is too old.", max_age),
+    ):
+        lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge", f"{metric}{label} {value}"]
+    start = time.time()
+    if created_dir:  # as the backup role would: node-exporter (another user) lists it
+        sh(host, f"mkdir -m 0755 {shlex.quote(directory)}")
+    try:
+        write_textfile(host, directory, f"cc_backup_{STALE_KIND}", lines)
+        scraped = wait_for("the stale backup's metrics in Prometheus", lambda: prometheus_query(
+            host, f'cc_backup_last_success_timestamp_seconds{{kind="{STALE_KIND}"}}'), timeout=60)
+        assert [(r["metric"]["job"], float(r["value"][1])) for r in scraped] == [("node", last_success)], scraped
+        scraped_s = time.time() - start
+        fired = wait_for(f"BackupTooOld for kind {STALE_KIND} firing at the webhook",
+                         lambda: alerts_of(host, "BackupTooOld", "firing", start, kind=STALE_KIND), timeout=120)
+        webhook_s = time.time() - start
+        alert = fired[0]
+        assert alert["labels"]["alertname"] == "BackupTooOld" and alert["status"] == "firing", alert
+        assert alert["labels"]["severity"] == "critical" and alert["labels"]["service"] == "backup", alert
+        assert alert["labels"]["kind"] == STALE_KIND and alert["labels"]["job"] == "node", alert
+        # humanizeTimestamp: Go's time.Time in UTC.
+        when = time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(last_success))
+        summary = " ".join(alert["annotations"]["summary"].split())
+        assert summary == f"The {STALE_KIND} backup of {alert['labels']['instance']} last succeeded at {when}", summary
+        assert f"the last success was at {when}" in " ".join(alert["annotations"]["description"].split()), alert
+        assert alert["annotations"]["runbook_url"].endswith("#backuptooold"), alert
+        assert not alerts_of(host, "BackupFailed", "firing", start, kind=STALE_KIND), "the last run succeeded"
+    finally:
+        removed = time.time()
+        host.run(f"rm -f {shlex.quote(directory)}/cc_backup_{STALE_KIND}.prom")
+        if created_dir:
+            host.run(f"rmdir {shlex.quote(directory)}")
+    resolved = wait_for(f"BackupTooOld for kind {STALE_KIND} resolved at the webhook",
+                        lambda: alerts_of(host, "BackupTooOld", "resolved", removed, kind=STALE_KIND), timeout=120)
+    assert resolved[0]["labels"]["severity"] == "critical", resolved[0]
+    resolved_s = time.time() - removed
+    assert not prometheus_query(host, f'ALERTS{{alertname="BackupTooOld", kind="{STALE_KIND}"}}')
+    print(f"BackupTooOld (for: 10s): stale metrics file written -> scraped within {scraped_s:.1f} s, firing at the "
+          f"webhook within {webhook_s:.1f} s (summary: {summary!r}); file removed -> resolved within {resolved_s:.1f} s")
