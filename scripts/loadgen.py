@@ -6,8 +6,9 @@
 Sends --rate requests per second (each on a new TLS connection, with SNI set to the
 URL's host while connecting to --connect) until --max-seconds pass, SIGTERM/SIGINT
 arrives or the file --stop-file appears; then waits for requests in flight and prints
-one JSON summary: counts, failures (status other than 200, or no response), latency
-percentiles and the `version` each JSON answer reported. Standard library only.
+one JSON summary: counts, failures (status other than 200, or no response), the count
+of each status ("error": no response), latency percentiles and the `version` each JSON
+answer reported. Standard library only.
 """
 from __future__ import annotations
 
@@ -88,6 +89,10 @@ class Load:
         failed = [r for r in self.results if r.get("status") != 200]
         latencies = [r["ms"] for r in self.results]
         versions: dict[str, int] = {}
+        statuses: dict[str, int] = {}
+        for r in self.results:
+            key = str(r.get("status", "error"))
+            statuses[key] = statuses.get(key, 0) + 1
         for r in self.results:
             if r.get("status") == 200:
                 versions[str(r.get("version"))] = versions.get(str(r.get("version")), 0) + 1
@@ -95,7 +100,7 @@ class Load:
             "url": self.args.url, "rate": self.args.rate, "seconds": round(seconds, 1),
             "requests": len(self.results), "failed": len(failed), "failures": failed[:20],
             "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
-            "max_ms": max(latencies) if latencies else None, "versions": versions,
+            "max_ms": max(latencies) if latencies else None, "versions": versions, "statuses": statuses,
         }
 
 

@@ -92,6 +92,7 @@ def render_variants(tmp: Path, role: str, variants: dict, rendered: dict, local_
         out = tmp / play["play"]["name"]
         out.mkdir()
         for filename, content in play["tasks"][0]["hosts"]["localhost"]["msg"].items():
+            (out / filename).parent.mkdir(parents=True, exist_ok=True)
             (out / filename).write_text(content if isinstance(content, str) else json.dumps(content))
         outs[play["play"]["name"]] = out
     assert sorted(outs) == sorted(variants)

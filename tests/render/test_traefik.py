@@ -32,6 +32,8 @@ from conftest import compose_config, needs_images, render_variants
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "traefik"
 IMAGE = "commandcenter/traefik:3.7"
+HAPROXY_IMAGE = "commandcenter/haproxy:3.0"
+TOOLBOX_IMAGE = "commandcenter/toolbox:trixie"
 # Test-only values for the "defaults" rendering (the role's defaults leave them empty).
 TEST_VALUES = {"traefik_domain": "render.example.org", "traefik_acme_email": "ops@render.example.org",
                "traefik_dashboard_users": [{"name": "ops", "password": "r3nd3r-dash-Wm4qT8zK2v"}]}
@@ -44,7 +46,7 @@ FINGERPRINT = {"_traefik_tls_fingerprint": "render-test", "traefik_dynamic_file_
 CHECKS = ROLE / "files"
 
 
-pytestmark = needs_images(IMAGE)
+pytestmark = needs_images(IMAGE, HAPROXY_IMAGE, TOOLBOX_IMAGE)
 
 # name -> (with inventories/local?, extra variables)
 VARIANTS = {
@@ -71,6 +73,11 @@ RENDERED = {
     "traefik.yml": "{{ lookup('ansible.builtin.template', 'traefik.yml.j2') }}",
     **{name: f"{{{{ lookup('ansible.builtin.template', 'dynamic/{name}.j2') }}}}" for name in DYNAMIC_FILES},
     "users": "{{ _traefik_users_file_content }}",
+    "maintenance/haproxy.cfg": "{{ lookup('ansible.builtin.template', 'maintenance/haproxy.cfg.j2') }}",
+    "maintenance/maintenance.html": "{{ lookup('ansible.builtin.template', 'maintenance/maintenance.html.j2') }}",
+    "maintenance/maintenance.json": "{{ lookup('ansible.builtin.template', 'maintenance/maintenance.json.j2') }}",
+    "maintenance.yml": "{{ _traefik_maintenance_routers | to_nice_yaml }}",
+    "maintenance-check": "{{ _traefik_maintenance_check }}",
     "checks.json": "{{ {'static': _traefik_check_static, 'dynamic': _traefik_check_dynamic} | to_json }}",
     "derived.json": "{{ {'users_file': _traefik_users_file_name, 'config_hash': _traefik_config_hash,"
                     " 'sans': _traefik_selfsigned_sans, 'secrets': _traefik_secrets | length} | to_json }}",
@@ -235,7 +242,10 @@ def test_dynamic_files_content(rendered):
         "flower": (f"Host(`flower.{domain}`)", "flower@file", ["security-headers", "dashboard-auth"]),
         "dashboard": (f"Host(`traefik.{domain}`)", "api@internal", ["security-headers", "dashboard-auth"])}
     assert all(r["entryPoints"] == ["websecure"] and "tls" not in r for r in routers.values())
-    assert yaml.safe_load((out / "traefik-services.yml").read_text()) == {}
+    # The maintenance responder only: traefik_services is empty.
+    assert yaml.safe_load((out / "traefik-services.yml").read_text()) == {"http": {"services": {"maintenance": {
+        "loadBalancer": {"healthCheck": {"path": "/healthz", "interval": "5s", "timeout": "2s"},
+                         "servers": [{"url": "http://cc-traefik-maintenance-1:8080"}]}}}}}
 
 
 def test_users_file_holds_stable_bcrypt_hashes(renders):
@@ -323,8 +333,8 @@ def test_a_route_to_a_service_defined_later_is_allowed(renders, certificate):
 def test_extra_services_are_accepted(renders, certificate):
     out = renders["extra-service"]
     services = yaml.safe_load((out / "traefik-services.yml").read_text())["http"]["services"]
-    assert services == {"extra": {"loadBalancer": {"servers": [{"url": "http://extra:8080"},
-                                                               {"url": "http://extra2:8080"}]}}}
+    assert services["extra"] == {"loadBalancer": {"servers": [{"url": "http://extra:8080"}, {"url": "http://extra2:8080"}]}}
+    assert set(services) == {"extra", "maintenance"}
     proc = dynamic_check(out, stack_dir(out, certificate), "traefik-services.yml", out / "traefik-services.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -376,3 +386,94 @@ def test_traefik_image_contract():
     proc = subprocess.run(["docker", "run", "--rm", "--user", "65532:65532", IMAGE, "traefik", "version"],
                           capture_output=True, text=True, check=True)
     assert "3.7.15" in proc.stdout
+
+
+# --- The maintenance responder and the entry point's routers --------------------------
+
+def test_the_maintenance_check_is_haproxy_c_with_the_pages_beside_it(renders):
+    check = (renders["local-inventory"] / "maintenance-check").read_text()
+    assert check.startswith("docker run --rm --network none --pull missing --log-driver none --entrypoint haproxy")
+    assert "-v /opt/commandcenter/traefik/maintenance:/usr/local/etc/haproxy:ro" in check
+    assert check.endswith("-v %s:/check/haproxy.cfg:ro 172.17.0.1:5000/commandcenter/haproxy:3.0 -c -f /check/haproxy.cfg")
+
+
+def haproxy_check(directory: Path, config: Path) -> subprocess.CompletedProcess:
+    """The role's check (`_traefik_maintenance_check`) with the rendered pages' directory."""
+    return subprocess.run(["docker", "run", "--rm", "--network", "none", "--log-driver", "none", "--entrypoint", "haproxy",
+                           "-v", f"{directory}:/usr/local/etc/haproxy:ro", "-v", f"{config}:/check/haproxy.cfg:ro",
+                           HAPROXY_IMAGE, "-c", "-f", "/check/haproxy.cfg"],
+                          capture_output=True, text=True, check=False, timeout=60)
+
+
+def test_haproxy_accepts_the_responder_configuration_and_refuses_a_broken_one(renders, tmp_path):
+    maintenance = renders["local-inventory"] / "maintenance"
+    proc = haproxy_check(maintenance, maintenance / "haproxy.cfg")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    broken = tmp_path / "haproxy.cfg"
+    broken.write_text((maintenance / "haproxy.cfg").read_text().replace("maintenance.html", "missing.html"))
+    proc = haproxy_check(maintenance, broken)
+    assert proc.returncode != 0 and "missing.html" in proc.stdout + proc.stderr
+
+
+def test_the_responder_answers_503_with_the_page_or_json_and_is_healthy(renders):
+    maintenance = renders["local-inventory"] / "maintenance"
+    for f in maintenance.iterdir():
+        f.chmod(0o644)
+    maintenance.chmod(0o755)
+    name = "cc-render-maintenance"
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    subprocess.run(["docker", "run", "-d", "--name", name, "--network", "none", "--user", "99:99", "--read-only",
+                    "--cap-drop", "ALL", "-v", f"{maintenance}:/usr/local/etc/haproxy:ro", HAPROXY_IMAGE,
+                    "haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"], capture_output=True, check=True)
+    try:
+        def curl(*args: str) -> tuple[str, str]:
+            out = subprocess.run(["docker", "run", "--rm", "--network", f"container:{name}", TOOLBOX_IMAGE, "curl", "-sS",
+                                  "--max-time", "10", "-D", "-", *args],
+                                 capture_output=True, text=True, check=True, timeout=60).stdout
+            head, _, body = out.replace("\r\n", "\n").partition("\n\n")
+            return head, body
+
+        # Up once its health answers (no retry on the 503s: curl would honour their Retry-After).
+        head, _ = curl("--retry", "10", "--retry-connrefused", "--retry-delay", "1", "http://127.0.0.1:8080/healthz")
+        assert head.startswith("HTTP/1.1 200")
+        head, body = curl("http://127.0.0.1:8080/any/path?x=1")
+        assert head.startswith("HTTP/1.1 503") and "retry-after: 120" in head.lower()
+        assert "cache-control: no-store" in head.lower() and "content-type: text/html" in head.lower()
+        assert "<h1>CommandCenter is down for maintenance</h1>" in body
+        head, body = curl("-H", "Accept: application/json", "-X", "POST", "http://127.0.0.1:8080/api/items")
+        assert head.startswith("HTTP/1.1 503") and "content-type: application/json" in head.lower()
+        assert json.loads(body) == {"status": "maintenance", "title": "CommandCenter is down for maintenance",
+                                    "detail": "We are restoring data and will be back shortly. Please try again in a few "
+                                              "minutes.", "retry_after": 120}
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+
+
+def test_the_maintenance_routers_shadow_the_app_routes_and_traefik_accepts_them(renders, certificate):
+    out = renders["local-inventory"]
+    routers = yaml.safe_load((out / "maintenance.yml").read_text())["http"]["routers"]
+    assert routers == {
+        f"{name}-maintenance": {"rule": rule, "entryPoints": ["websecure"], "service": "maintenance",
+                                "middlewares": middlewares, "priority": 1000000}
+        for name, rule, middlewares in [
+            ("api", "Host(`api.commandcenter.test`)", ["security-headers", "api-ratelimit"]),
+            ("frontend", "Host(`commandcenter.test`)", ["security-headers"]),
+            ("flower", "Host(`flower.commandcenter.test`)", ["security-headers", "dashboard-auth"])]}
+    proc = dynamic_check(out, stack_dir(out, certificate), "maintenance.yml", out / "maintenance.yml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "traefik accepted maintenance.yml" in proc.stdout
+
+
+def test_the_responder_container_is_hardened(rendered):
+    which, out = rendered
+    svc = yaml.safe_load((out / "compose.yml").read_text())["services"]["maintenance"]
+    assert svc["user"] == "99:99" and svc["read_only"] is True
+    assert svc["cap_drop"] == ["ALL"] and "cap_add" not in svc
+    assert svc["security_opt"] == ["no-new-privileges:true"]
+    assert svc["mem_limit"] == svc["memswap_limit"] == "32m" and svc["pids_limit"] == 32
+    assert svc["networks"] == ["commandcenter"] and "ports" not in svc
+    assert svc["volumes"] == [{"type": "bind", "source": "./maintenance", "target": "/usr/local/etc/haproxy",
+                               "read_only": True, "bind": {"create_host_path": False}}]
+    assert len(svc["labels"]["com.commandcenter.config-hash"]) == 64
+    assert svc["image"] == ("172.17.0.1:5000/commandcenter/haproxy:3.0" if which == "local-inventory"
+                            else "haproxy:3.0.25-alpine")

@@ -14,7 +14,10 @@ back from the offsite repository alone.
 
 Not here: the alert rules (BackupTooOld, BackupFailed, WalStreamingStalled,
 WalRetentionNearCap, RestoreDrillFailed) are proven by promtool unit tests
-(tests/render/test_monitoring_rules.py); this scenario deploys no Prometheus.
+(tests/render/test_monitoring_rules.py), and BackupTooOld on a live Prometheus up to
+Alertmanager's webhook by the monitoring scenario; this scenario deploys no Prometheus.
+The whole cluster restored in place behind Traefik's maintenance page needs the app and
+Traefik: the default scenario proves it (tests/test_restore_in_place.py).
 """
 from __future__ import annotations
 
