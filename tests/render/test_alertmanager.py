@@ -326,7 +326,7 @@ def test_compose_file_is_hardened_and_holds_no_secret(renders):
     assert am["logging"] == JSON_FILE_LOGGING
     assert am["healthcheck"]["test"] == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9093/-/ready"]
     assert len(am["labels"]["com.commandcenter.config-hash"]) == 64
-    assert am["networks"] == ["monitoring"] and compose["networks"] == {"monitoring": {"external": True}}
+    assert am["networks"] == ["monitoring"] and compose["networks"] == {"monitoring": {"name": "monitoring", "external": True}}
     assert {(v["source"], v["target"], v.get("read_only", False)) for v in am["volumes"]} == {
         ("/opt/commandcenter/alertmanager/data", "/alertmanager", False),
         ("./config", "/etc/alertmanager", True), ("./secrets", "/run/secrets", True)}

@@ -25,6 +25,8 @@ VARIANTS = {
     "local-inventory": (True, None),
     "three-replicas-no-flower": (True, {"app_backend_replicas": 3, "app_flower_enabled": False,
                                         "app_env": {"FEATURE_X": "on"}}),
+    "renamed-networks": (False, {"app_edge_network": "cc-edge", "app_data_network": "cc-data",
+                                 "app_monitoring_network": "cc-monitoring"}),
 }
 RENDERED = {
     "compose.yml": "{{ lookup('ansible.builtin.template', 'compose.yml.j2') }}",
@@ -85,6 +87,23 @@ def test_replicas_flower_and_extra_env_follow_the_variables(rendered):
     assert default["backend"]["deploy"]["replicas"] == 2 and "flower" in default
     assert other["backend"]["deploy"]["replicas"] == 3 and "flower" not in other
     assert other["worker"]["environment"]["FEATURE_X"] == "on"
+
+
+# Each service on the networks it talks on (docs/architecture.md, Networks): Traefik routes
+# to backend, flower and frontend on edge; the data services are on data; Prometheus scrapes
+# backend and flower on monitoring. The frontend (static files) is never on data.
+NETWORKS = {"backend": ["edge", "data", "monitoring"], "flower": ["edge", "data", "monitoring"],
+            "worker": ["data"], "beat": ["data"], "migrate": ["data"], "frontend": ["edge"]}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_service_joins_only_the_networks_it_talks_on(rendered, variant):
+    compose = yaml.safe_load((rendered[variant] / "compose.yml").read_text())
+    assert {name: s["networks"] for name, s in compose["services"].items()} == {
+        name: networks for name, networks in NETWORKS.items() if name in compose["services"]}
+    names = ({"edge": "cc-edge", "data": "cc-data", "monitoring": "cc-monitoring"} if variant == "renamed-networks"
+             else {"edge": "edge", "data": "data", "monitoring": "monitoring"})
+    assert compose["networks"] == {key: {"name": name, "external": True} for key, name in names.items()}
 
 
 def test_traefik_services_list_every_server_of_the_release(rendered):

@@ -257,11 +257,12 @@ def test_every_service_is_hardened(renders, models, variant):
         assert float(service["cpus"]) == float(v["backup_cpus"]), name
         assert service["logging"] == JSON_FILE_LOGGING, name
         assert service["tmpfs"] == [f"/tmp:uid={UID},gid={UID},mode=0700"], name
-        assert list(service["networks"]) == ["commandcenter"], name
+        # The data services' network only (backup_data_network).
+        assert list(service["networks"]) == ["data"], name
         assert "ports" not in service and "privileged" not in service, name
         assert service["entrypoint"] == ["python3", "/cc/bin/cc_backup.py"], name
         hashes.add(service["labels"]["com.commandcenter.config-hash"])
-    assert models[variant]["networks"]["commandcenter"]["external"] is True
+    assert {key: (n["name"], n["external"]) for key, n in models[variant]["networks"].items()} == {"data": ("data", True)}
     (label,) = hashes
     assert re.fullmatch(r"[0-9a-f]{64}", label) and label == files(renders[variant])["config_hash"]
 

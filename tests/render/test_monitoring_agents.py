@@ -253,7 +253,7 @@ def test_the_proxy_is_on_the_internal_network_only_and_unprivileged(configs, var
     assert set(proxy["networks"]) == {"docker-api"}
     assert config["networks"]["docker-api"]["internal"] is True
     assert config["networks"]["docker-api"]["name"] == "cc-node_docker-api"
-    assert config["networks"]["monitoring"]["external"] is True
+    assert (config["networks"]["monitoring"]["name"], config["networks"]["monitoring"]["external"]) == ("monitoring", True)
     # Nothing else joins it but cAdvisor.
     members = {name for name, s in config["services"].items() if "docker-api" in s.get("networks", {})}
     assert members == ({PROXY, CADVISOR} if CADVISOR in config["services"] else {PROXY})

@@ -240,7 +240,8 @@ def test_probes_go_through_the_blackbox_exporter(renders):
         {"target_label": "__address__", "replacement": "blackbox:9115"}]
     nats = job(one, "nats")
     assert nats["params"] == {"module": ["http_2xx"]}
-    assert nats["static_configs"][0]["targets"] == ["http://nats:8222/healthz"]
+    # Through the nats role's nats-monitor proxy: nats-server itself is not on the monitoring network.
+    assert nats["static_configs"][0]["targets"] == ["http://nats-monitor:8222/healthz"]
 
 
 def test_the_blackbox_exporter_runs_only_where_a_job_probes_through_it(renders):

@@ -233,6 +233,9 @@ def test_services_and_restart_settings_follow_the_switches(renders, models, vari
         assert "ports" not in service, f"{name} publishes a port"
         assert list(service["networks"]) == ["monitoring"], name
         assert service["labels"]["com.commandcenter.config-hash"], name
+    # The monitoring network alone (monitoring_network): no data service, no edge.
+    assert {key: (n["name"], n["external"]) for key, n in models[variant]["networks"].items()} == {
+        "monitoring": ("monitoring", True)}
 
 
 def test_switching_a_part_off_removes_its_service(models):

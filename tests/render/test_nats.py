@@ -10,7 +10,10 @@ checked by the programs that read them.
   nats-probe, the app user gets in with JetStream, anonymous and wrong passwords do not;
 - bcrypt hashes are stable from run to run (idempotent converges), and the config-hash
   label moves with the config and the passwords only;
-- compose.yml: its hardening read from the YAML, and `docker compose config -q` when this
+- nats-monitor.cfg (the proxy that lets the monitoring network read NATS's health):
+  `haproxy -c` with the role's own check, and the proxy really forwards /healthz, /varz,
+  /jsz and refuses everything else, in front of a running nats-server;
+- compose.yml: its hardening and networks (nats-server on data only) read from the YAML, and `docker compose config -q` when this
   machine's docker has the compose plugin (skipped otherwise, saying so);
 - the backup user (nats_backup_password set): a snapshot of every stream and a restore
   with that user alone, over the raw NATS protocol (a stdlib client run in
@@ -41,6 +44,8 @@ from conftest import JSON_FILE_LOGGING, RENDER_HOST_KEY, compose_config, needs_i
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "nats"
 IMAGE = "commandcenter/nats:2.10"
+# The nats-monitor proxy's offline image (inventories/local's nats_monitor_proxy_image).
+HAPROXY_IMAGE = "commandcenter/haproxy:3.0"
 # The raw-protocol client of the backup round trip runs in it (python3, stdlib only).
 TOOLBOX = "commandcenter/toolbox:trixie"
 # Test-only secrets for the "defaults" rendering (the role's defaults leave them empty).
@@ -84,10 +89,12 @@ def render(tmp_path: Path, *, inventory: bool, extra: dict | None = None, host_k
         "tasks": [
             {"name": "Render the templates", "ansible.builtin.template": {
                 "src": "templates/{{ item }}", "dest": f"{out}/{{{{ item | regex_replace('[.]j2$', '') }}}}",
-                "mode": "0644"}, "loop": ["compose.yml.j2", "nats-server.conf.j2", "auth.conf.j2"]},
+                "mode": "0644"}, "loop": ["compose.yml.j2", "nats-server.conf.j2", "auth.conf.j2", "nats-monitor.cfg.j2"]},
             {"name": "Write the derived values", "ansible.builtin.copy": {
                 "content": "{{ {'config_hash': _nats_config_hash, 'live': _nats_live_hash, 'parts': _nats_live_parts, 'gomemlimit': _nats_gomemlimit,"
-                           " 'check': _nats_check, 'check_auth': _nats_check_auth, 'image': nats_image} | to_json }}",
+                           " 'check': _nats_check, 'check_auth': _nats_check_auth, 'image': nats_image,"
+                           " 'monitor_check': _nats_monitor_proxy_check, 'monitor_image': nats_monitor_proxy_image,"
+                           " 'monitor_hash': _nats_monitor_proxy_hash} | to_json }}",
                 "dest": f"{out}/derived.json", "mode": "0644"}},
         ],
     }]
@@ -261,7 +268,20 @@ def test_compose_file_is_hardened_and_holds_no_secret(renders, which):
     assert nats["memswap_limit"] == nats["mem_limit"] and nats["pids_limit"] == 512
     assert nats["environment"] == {"GOMEMLIMIT": str(int(512 * 1024 * 1024 * 0.9))}
     assert nats["command"] == ["--config", "/etc/nats/nats-server.conf"]
-    assert nats["networks"] == ["commandcenter", "monitoring"]
+    # The data network only: never monitoring, where Traefik is; nats-monitor is there for it.
+    assert nats["networks"] == ["data"]
+    assert compose["networks"] == {"data": {"name": "data", "external": True},
+                                   "monitoring": {"name": "monitoring", "external": True}}
+    monitor = compose["services"]["nats-monitor"]
+    assert monitor["networks"] == ["data", "monitoring"] and "ports" not in monitor
+    assert monitor["user"] == "99:99" and monitor["cap_drop"] == ["ALL"] and monitor["read_only"] is True
+    assert monitor["security_opt"] == ["no-new-privileges:true"] and monitor["restart"] == "unless-stopped"
+    assert monitor["mem_limit"] == monitor["memswap_limit"] == "32m" and monitor["pids_limit"] == 32
+    assert monitor["healthcheck"]["test"] == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8404/"]
+    assert monitor["labels"]["com.commandcenter.config-hash"] == derived(out)["monitor_hash"]
+    assert monitor["volumes"] == [{"type": "bind", "source": "/opt/commandcenter/nats/monitor",
+                                   "target": "/usr/local/etc/haproxy", "read_only": True,
+                                   "bind": {"create_host_path": False}}]
     assert nats["healthcheck"]["test"] == ["CMD", "wget", "-q", "-O", "-",
                                            "http://127.0.0.1:8222/healthz?js-enabled-only=true"]
     assert nats["logging"] == JSON_FILE_LOGGING
@@ -280,6 +300,88 @@ def test_compose_file_is_hardened_and_holds_no_secret(renders, which):
         assert nats["image"] == "172.17.0.1:5000/commandcenter/nats:2.10"
     else:
         assert nats["image"] == "nats:2.10.27-alpine"
+    if which == "local-inventory":
+        assert monitor["image"] == "172.17.0.1:5000/commandcenter/haproxy:3.0"
+    else:
+        assert monitor["image"] == "haproxy:3.0.25-alpine"
+
+
+def test_network_names_are_the_role_variables(tmp_path):
+    """The Docker networks are named by nats_data_network and nats_monitoring_network; the
+    compose file's keys stay data and monitoring."""
+    out = render(tmp_path, inventory=False, extra={"nats_data_network": "cc-data", "nats_monitoring_network": "cc-mon"})
+    compose = yaml.safe_load((out / "compose.yml").read_text())
+    assert compose["networks"] == {"data": {"name": "cc-data", "external": True},
+                                   "monitoring": {"name": "cc-mon", "external": True}}
+    assert compose["services"]["nats"]["networks"] == ["data"]
+
+
+def monitor_check(out: Path, conf: Path | None = None) -> subprocess.CompletedProcess:
+    """The role's validate command of the nats-monitor proxy's haproxy.cfg, on the offline image."""
+    d = derived(out)
+    command = (d["monitor_check"].replace("%s", str(conf or out / "nats-monitor.cfg"))
+               .replace(shlex.quote(d["monitor_image"]), HAPROXY_IMAGE).replace("--pull missing", "--pull never"))
+    return subprocess.run(shlex.split(command), capture_output=True, text=True, check=False, timeout=60)
+
+
+@needs_images(HAPROXY_IMAGE)
+def test_monitor_proxy_config_is_checked_by_haproxy(renders, tmp_path):
+    proc = monitor_check(renders["defaults"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    broken = tmp_path / "broken.cfg"
+    broken.write_text((renders["defaults"] / "nats-monitor.cfg").read_text().replace("default_backend nats",
+                                                                                     "default_backend nowhere"))
+    proc = monitor_check(renders["defaults"], broken)
+    assert proc.returncode != 0 and "nowhere" in proc.stdout + proc.stderr
+
+
+@needs_images(HAPROXY_IMAGE)
+def test_monitor_proxy_forwards_the_health_endpoints_only(renders, tmp_path):
+    """nats-server and the proxy as compose runs them (the proxy's uid, read-only), on a
+    throw-away network: /healthz, /varz, /jsz answer through the proxy; /connz, other paths
+    and other methods get 403; NATS's client port is not behind it."""
+    out = renders["defaults"]
+    conf_dir = tmp_path / "monitor"
+    conf_dir.mkdir()
+    conf_dir.chmod(0o755)
+    (conf_dir / "haproxy.cfg").write_text((out / "nats-monitor.cfg").read_text())
+    (conf_dir / "haproxy.cfg").chmod(0o644)
+    tag = uuid.uuid4().hex[:8]
+    network, server, proxy = f"cc-render-nats-{tag}", f"cc-render-nats-{tag}", f"cc-render-nats-monitor-{tag}"
+    label = f"org.commandcenter.test={network}"
+
+    def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=60)
+
+    def request(method: str, path: str) -> str:
+        """The status line the proxy answers with, from a client on the network."""
+        proc = docker("run", "--rm", "--network", network, "--entrypoint", "sh", HAPROXY_IMAGE, "-c",
+                      f"wget -S -q -O /dev/null {'--post-data=x ' if method == 'POST' else ''}"
+                      f"'http://{proxy}:8222{path}' 2>&1 | grep -m1 'HTTP/'", check=False)
+        return proc.stdout.strip()
+
+    docker("network", "create", "--label", label, network)
+    try:
+        docker("run", "-d", "--name", server, "--label", label, "--network", network, "--network-alias", "nats",
+               IMAGE, "-m", "8222")
+        docker("run", "-d", "--name", proxy, "--label", label, "--network", network, "--user", "99:99",
+               "--read-only", "--cap-drop", "ALL", "-v", f"{conf_dir}:/usr/local/etc/haproxy:ro",
+               HAPROXY_IMAGE, "haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg")
+        deadline = time.monotonic() + 30
+        while "200" not in (status := request("GET", "/healthz")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "200 OK" in status, status + docker("logs", proxy, check=False).stderr
+        for path in ("/healthz?js-enabled-only=true", "/varz", "/jsz"):
+            assert "200 OK" in request("GET", path), path
+        for method, path in (("GET", "/connz"), ("GET", "/subsz"), ("GET", "/"), ("GET", "/healthz/x"),
+                             ("POST", "/healthz")):
+            assert "403 Forbidden" in request(method, path), (method, path)
+        health = docker("exec", proxy, "wget", "-q", "-O", "-", "http://127.0.0.1:8404/", check=False)
+        assert health.returncode == 0 and health.stdout.strip() == "ok", health.stderr
+    finally:
+        for name in (proxy, server):
+            docker("rm", "-f", name, check=False)
+        docker("network", "rm", network, check=False)
 
 
 @pytest.mark.parametrize("which", ["defaults", "local-inventory", "unrelated"])

@@ -273,14 +273,15 @@ def test_compose_services_are_hardened_and_unpublished(renders, variant):
         assert "ports" not in service, f"{name} publishes a port by default"
         assert len(service["labels"]["com.commandcenter.config-hash"]) == 64
     postgres, exporter = compose["services"]["postgres"], compose["services"]["postgres-exporter"]
-    assert postgres["networks"] == ["commandcenter"]
-    assert exporter["networks"] == ["commandcenter", "monitoring"]
+    # PostgreSQL on the data network alone (never monitoring, where Traefik is); its exporter on both.
+    assert postgres["networks"] == ["data"]
+    assert exporter["networks"] == ["data", "monitoring"]
     assert postgres["healthcheck"]["test"][1] == "pg_isready"
     assert (postgres["pids_limit"], exporter["pids_limit"]) == (100 + 128, 256)
     assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_superuser_password"
     assert exporter["environment"]["DATA_SOURCE_PASS_FILE"] == "/run/secrets/postgres_monitor_password"
     assert compose["volumes"]["data"]["name"] == "cc-postgres-data"
-    assert compose["networks"] == {"commandcenter": {"external": True}, "monitoring": {"external": True}}
+    assert compose["networks"] == {"data": {"name": "data", "external": True}, "monitoring": {"name": "monitoring", "external": True}}
 
 
 def test_compose_holds_no_secret(renders):
@@ -306,7 +307,7 @@ def test_publishing_is_loopback_only_and_exporter_optional(renders):
         {"target": 5432, "published": "15432", "host_ip": "::1", "protocol": "tcp"}]
     assert sorted(compose["services"]) == ["postgres"]
     assert "postgres_monitor_password" not in compose["secrets"]
-    assert compose["networks"] == {"commandcenter": {"external": True}}
+    assert compose["networks"] == {"data": {"name": "data", "external": True}}
 
 
 def test_config_hash_follows_configs_not_exporter_secret(renders):

@@ -168,8 +168,10 @@ def test_compose_file_is_hardened_and_holds_no_secret(rendered):
         assert "ports" not in service
         assert len(service["labels"]["com.commandcenter.config-hash"]) == 64
         assert service["logging"]["driver"] == "json-file"
-    assert redis["mem_limit"] == "704m" and redis["networks"] == ["commandcenter"]
-    assert exporter["networks"] == ["commandcenter", "monitoring"]
+    # Redis on the data network alone (never monitoring, where Traefik is); its exporter on both.
+    assert redis["mem_limit"] == "704m" and redis["networks"] == ["data"]
+    assert exporter["networks"] == ["data", "monitoring"]
+    assert compose["networks"] == {"data": {"name": "data", "external": True}, "monitoring": {"name": "monitoring", "external": True}}
     assert "$$(cat /run/secrets/redis_monitor_password)" in redis["healthcheck"]["test"][1]
     assert exporter["healthcheck"]["test"] == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9121/health"]
     assert (redis["pids_limit"], exporter["pids_limit"]) == (128, 256)
@@ -204,7 +206,7 @@ def test_publish_port_binds_loopback_only(renders):
 def test_exporter_disabled_leaves_redis_alone(renders):
     compose = yaml.safe_load((renders["no-exporter"] / "compose.yml").read_text())
     assert list(compose["services"]) == ["redis"]
-    assert list(compose["networks"]) == ["commandcenter"]
+    assert compose["networks"] == {"data": {"name": "data", "external": True}}
 
 
 def test_config_hash_follows_only_what_each_service_reads(renders):

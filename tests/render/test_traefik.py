@@ -299,7 +299,10 @@ def test_compose_file_is_hardened_and_holds_no_secret(rendered):
     assert svc["ports"] == ["0.0.0.0:80:8080", "0.0.0.0:443:8443"]
     # On monitoring also by every route's public name (probes from inside need no public DNS).
     domain = "commandcenter.test" if which == "local-inventory" else TEST_VALUES["traefik_domain"]
-    assert svc["networks"] == {"commandcenter": {}, "monitoring": {"aliases": [domain, f"api.{domain}"]}}
+    # edge (what it routes to) and monitoring, never the data network.
+    assert svc["networks"] == {"edge": {}, "monitoring": {"aliases": [domain, f"api.{domain}"]}}
+    assert yaml.safe_load(text)["networks"] == {"edge": {"name": "edge", "external": True},
+                                                "monitoring": {"name": "monitoring", "external": True}}
     assert svc["mem_limit"] == "256m" and svc["cpus"] == 1.0
     assert svc["memswap_limit"] == svc["mem_limit"] and svc["pids_limit"] == 512
     assert svc["healthcheck"]["test"] == ["CMD", "traefik", "healthcheck", "--configFile=/etc/traefik/traefik.yml"]
@@ -471,7 +474,7 @@ def test_the_responder_container_is_hardened(rendered):
     assert svc["cap_drop"] == ["ALL"] and "cap_add" not in svc
     assert svc["security_opt"] == ["no-new-privileges:true"]
     assert svc["mem_limit"] == svc["memswap_limit"] == "32m" and svc["pids_limit"] == 32
-    assert svc["networks"] == ["commandcenter"] and "ports" not in svc
+    assert svc["networks"] == ["edge"] and "ports" not in svc
     assert svc["volumes"] == [{"type": "bind", "source": "./maintenance", "target": "/usr/local/etc/haproxy",
                                "read_only": True, "bind": {"create_host_path": False}}]
     assert len(svc["labels"]["com.commandcenter.config-hash"]) == 64

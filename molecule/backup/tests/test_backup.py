@@ -176,9 +176,9 @@ asyncio.run(main(sys.argv[1], sys.stdin.read().strip()))
 
 
 def nats_client(host, action: str, server: str = "nats") -> dict | None:
-    """A nats-py client (the backup image's) as the application user, on the commandcenter network."""
+    """A nats-py client (the backup image's) as the application user, on the data network."""
     script = NATS_CLIENT.replace("nats://nats:4222", f"nats://{server}:4222")
-    out = sh(host, "docker run --rm -i --network commandcenter --entrypoint python3 %s -c %s %s %s %s < "
+    out = sh(host, "docker run --rm -i --network data --entrypoint python3 %s -c %s %s %s %s < "
              + NATS_PASSWORD_FILE, BACKUP_IMAGE, script, action, HOSTVARS.get("nats_app_user", "commandcenter"), MARKER)
     return json.loads(out) if out else None
 

@@ -131,7 +131,7 @@ def test_engine_runs_the_standin_with_daemon_json(host, capsys):
     assert not server.startswith("20."), f"still Debian 12's engine: {server}"
     info = docker_json(host, "info")
     assert info["LiveRestoreEnabled"] is True and info["LoggingDriver"] == "json-file"
-    for name in ("commandcenter", "monitoring"):
+    for name in ("edge", "data", "monitoring"):
         assert docker_json(host, "network", "inspect", name)["Driver"] == "bridge"
 
 

@@ -14,7 +14,7 @@ ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 
 def test_engine_serves_the_shared_networks(host):
     assert host.service("docker").is_running
-    for name in ("commandcenter", "monitoring"):
+    for name in ("edge", "data", "monitoring"):
         assert docker_json(host, "network", "inspect", name)["Name"] == name
 
 

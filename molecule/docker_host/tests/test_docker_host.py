@@ -45,7 +45,7 @@ def test_docker_info_reflects_daemon_json(host):
 
 
 def test_shared_networks_exist(host):
-    for name in ("commandcenter", "monitoring"):
+    for name in ("edge", "data", "monitoring"):
         assert docker_json(host, "network", "inspect", name)["Driver"] == "bridge"
 
 
@@ -55,16 +55,16 @@ def test_operator_is_in_docker_group(host):
 
 @pytest.fixture()
 def server(host):
-    """A container from the local registry, serving HTTP on the commandcenter network."""
+    """A container from the local registry, serving HTTP on the data network."""
     name = f"cc-probe-{uuid.uuid4().hex[:8]}"
     sh(host, f"docker pull -q {IMAGE}")
-    sh(host, f"docker run -d --name {name} --network commandcenter {IMAGE} sh -c %s", SERVER)
+    sh(host, f"docker run -d --name {name} --network data {IMAGE} sh -c %s", SERVER)
     yield name
     host.run(f"docker rm -f {name}")
 
 
 def test_registry_image_runs_and_answers(host, server):
-    out = sh(host, f"docker run --rm --network commandcenter {IMAGE} sh -c %s", CLIENT % server)
+    out = sh(host, f"docker run --rm --network data {IMAGE} sh -c %s", CLIENT % server)
     assert "200 OK" in out and "cc-answer" in out
 
 

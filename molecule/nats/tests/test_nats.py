@@ -3,7 +3,7 @@
 """nats: JetStream works for the app user, nobody else gets in, data survives, a reload takes what it can.
 
 Clients run in throwaway containers of the service's own image on the nested
-engine (`nats-probe`, images/nats), on the commandcenter network. Passwords reach
+engine (`nats-probe`, images/nats), on the data network. Passwords reach
 the probe on stdin, never on its command line.
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ def nats(host) -> dict:
 
 
 def run_probe(host, image: str, *args: str, user: str | None = None, password: str | None = None,
-              server: str = "nats://nats:4222", network: str = "commandcenter") -> tuple[int, dict]:
+              server: str = "nats://nats:4222", network: str = "data") -> tuple[int, dict]:
     """nats-probe in a throwaway container; returns (exit code, its JSON document)."""
     cmd = f"docker run --rm -i --network {network} {image} nats-probe -s {server} -timeout 5s"
     if user is not None:
@@ -87,8 +87,8 @@ def wait_healthy(host, timeout: float = 90) -> dict:
 
 
 def http_get(host, image: str, path: str) -> str:
-    """GET from the monitoring port, from another container on the commandcenter network."""
-    return sh(host, f"docker run --rm --network commandcenter {image} wget -q -O - %s", f"http://nats:8222{path}")
+    """GET from the monitoring port, from another container on the data network."""
+    return sh(host, f"docker run --rm --network data {image} wget -q -O - %s", f"http://nats:8222{path}")
 
 
 # --- the container as deployed ---------------------------------------------------------------
@@ -104,9 +104,25 @@ def test_nats_is_healthy_and_hardened(nats):
     assert hostconfig["RestartPolicy"]["Name"] == "unless-stopped"
     assert hostconfig["LogConfig"] == COMPOSE_LOG_CONFIG
     assert f"GOMEMLIMIT={int(512 * MB * 0.9)}" in config["Env"]
-    # monitoring: the monitoring role's blackbox exporter probes its health endpoint.
-    assert set(nats["NetworkSettings"]["Networks"]) == {"commandcenter", "monitoring"}
+    # The data network only: not monitoring, where Traefik is (nats-monitor is there for it).
+    assert set(nats["NetworkSettings"]["Networks"]) == {"data"}
     assert "js-enabled-only=true" in " ".join(config["Healthcheck"]["Test"])
+
+
+def test_monitoring_network_reads_the_health_through_nats_monitor_only(host, nats):
+    """From the monitoring network: /healthz answers through nats-monitor, other endpoints get 403,
+    and nats-server itself (its client port) is not there: its name does not resolve."""
+    proxy = docker_json(host, "inspect", "cc-nats-nats-monitor-1")
+    assert proxy["State"]["Health"]["Status"] == "healthy"
+    assert set(proxy["NetworkSettings"]["Networks"]) == {"data", "monitoring"}
+    image = nats["Config"]["Image"]
+    health = sh(host, f"docker run --rm --network monitoring {image} wget -q -O - %s", "http://nats-monitor:8222/healthz")
+    assert '"ok"' in health, health
+    # GNU wget (the image's): exit 8 with the server's status for a refusal, 4 for a network failure.
+    refused = host.run(f"docker run --rm --network monitoring {image} wget -O /dev/null http://nats-monitor:8222/connz")
+    assert refused.rc == 8 and "403 Forbidden" in refused.stderr, refused.stderr
+    direct = host.run(f"docker run --rm --network monitoring {image} wget -T 3 -O /dev/null http://nats:8222/healthz")
+    assert direct.rc == 4 and "unable to resolve host address" in direct.stderr, direct.stderr
 
 
 def test_config_hash_label_is_an_hmac_of_the_restart_only_settings(host, nats, hostvars):
@@ -200,7 +216,7 @@ def test_backup_user_lists_streams_and_cannot_publish_or_consume(host, probe, na
     for args, subject_refused in ((["request", f"{subject}.created", "from-backup"], f"{subject}.created"),
                                   (["consume", stream, f"{subject}.>", "-durable", "peek"],
                                    f"$JS.API.CONSUMER.CREATE.{stream}.peek")):
-        cmd = (f"docker run --rm -i --network commandcenter {image} nats-probe -s nats://nats:4222 -timeout 2s"
+        cmd = (f"docker run --rm -i --network data {image} nats-probe -s nats://nats:4222 -timeout 2s"
                f" -user {shlex.quote(as_backup['user'])} -password-file - " + " ".join(shlex.quote(a) for a in args))
         result = host.run(f"printf '%s\\n' {shlex.quote(as_backup['password'])} | {cmd}")
         assert result.rc == 1, result.stdout + result.stderr
@@ -293,7 +309,7 @@ def test_live_settable_change_under_load_keeps_the_container(host, converge_nats
                " publish load.x payload")
     client = (f"out=$({publish} 2>&1) || case \"$out\" in (*'\"stage\":\"connect\"'*) echo \"$out\" >>/load/resets;"
               f" {publish};; (*) echo \"$out\"; false;; esac")
-    load = BoundedLoad(host, nats["Config"]["Image"], "commandcenter", client,
+    load = BoundedLoad(host, nats["Config"]["Image"], "data", client,
                        mounts=(f"{password_file}:/run/secrets/pw:ro", f"{resets_dir}:/load"), interval=0.2)
     try:
         run = converge_nats(extra_vars=limits)

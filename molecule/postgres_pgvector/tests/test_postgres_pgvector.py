@@ -48,12 +48,12 @@ def container_id(host, container: str) -> str:
 
 
 def psql(host, sql: str, *, user: str | None = None, password: str | None = None, db: str | None = None):
-    """psql from another container on the commandcenter network, over TCP, as a client application."""
+    """psql from another container on the data network, over TCP, as a client application."""
     user = user or var("postgres_pgvector_app_user")
     password = var("postgres_pgvector_app_password") if password is None else password
     db = db or var("postgres_pgvector_app_db")
     return host.run(
-        f"printf '%s' {shlex.quote(sql)} | docker run --rm -i --network commandcenter -e PGPASSWORD={shlex.quote(password)}"
+        f"printf '%s' {shlex.quote(sql)} | docker run --rm -i --network data -e PGPASSWORD={shlex.quote(password)}"
         f" --entrypoint psql {image(host, POSTGRES)} -X -q -At -v ON_ERROR_STOP=1 -h postgres -U {user} -d {db}")
 
 
@@ -99,8 +99,8 @@ def items(host):
 # --- the stack as deployed ------------------------------------------------------------
 
 def test_containers_are_healthy_and_hardened(host):
-    for name, user, networks in ((POSTGRES, "999:999", {"commandcenter"}),
-                                 (EXPORTER, "65534:65534", {"commandcenter", "monitoring"})):
+    for name, user, networks in ((POSTGRES, "999:999", {"data"}),
+                                 (EXPORTER, "65534:65534", {"data", "monitoring"})):
         info = docker_json(host, "inspect", name)
         assert info["State"]["Health"]["Status"] == "healthy", name
         assert info["Config"]["User"] == user, name
@@ -231,11 +231,11 @@ def backup_pgpass(host):
 
 
 def backup_client(host, script: str, *, pgpass: str | None = None, password: str | None = None):
-    """A shell script in a container of the postgres image on the commandcenter network, as the backup
+    """A shell script in a container of the postgres image on the data network, as the backup
     service would run its client tools: the password from a mounted PGPASSFILE (or a test's wrong one)."""
     auth = (f"-v {pgpass}:/run/secrets/pgpass:ro -e PGPASSFILE=/run/secrets/pgpass" if pgpass
             else f"-e PGPASSWORD={shlex.quote(password or '')}")
-    return host.run(f"docker run --rm --user 0:0 --network commandcenter {auth} -e PGCONNECT_TIMEOUT=10"
+    return host.run(f"docker run --rm --user 0:0 --network data {auth} -e PGCONNECT_TIMEOUT=10"
                     f" --entrypoint sh {image(host, POSTGRES)} -ec {shlex.quote(script)}")
 
 
@@ -254,7 +254,7 @@ def test_backup_role_replicates_without_superuser(host):
 
 
 def test_backup_role_streams_and_takes_a_base_backup_over_tcp(host, backup_pgpass):
-    """What Barman's streaming mode runs, from another container on the commandcenter network:
+    """What Barman's streaming mode runs, from another container on the data network:
     IDENTIFY_SYSTEM, pg_basebackup, a physical slot with pg_receivewal, and, on its ordinary
     connection, backup start and stop, a WAL switch, a restore point and a checkpoint."""
     user = var("postgres_pgvector_backup_user")
@@ -362,7 +362,7 @@ def test_live_settable_change_under_load_keeps_the_containers(host, converge, it
     user, db = var("postgres_pgvector_app_user"), var("postgres_pgvector_app_db")
     probe = (f'PGPASSWORD="$(cat /run/secrets/pw)" psql -X -At -h postgres -U {shlex.quote(user)} -d {shlex.quote(db)}'
              f" -c 'SELECT count(*) FROM {TABLE}' | grep -qx 4")
-    load = BoundedLoad(host, image(host, POSTGRES), "commandcenter", probe,
+    load = BoundedLoad(host, image(host, POSTGRES), "data", probe,
                        mounts=(f"{app_password_file}:/run/secrets/pw:ro",))
     try:
         run = converge(extra_vars=live)

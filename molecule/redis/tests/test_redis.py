@@ -3,7 +3,7 @@
 """redis: Redis answers its users as the ACL says, keeps its data, and is watched.
 
 Clients run on the platform's nested engine from the deployed Redis image
-(`docker run --rm --network commandcenter <image> redis-cli -h redis ...`).
+(`docker run --rm --network data <image> redis-cli -h redis ...`).
 Passwords reach them as files (REDISCLI_AUTH read inside the container); the
 application password is written to the platform host through stdin. No test
 prints a password.
@@ -67,7 +67,7 @@ def app_password_file(host):
 
 
 def cli(host, image: str, *args: str, user: str | None = None, password_file: str | None = None,
-        network: str = "commandcenter") -> str:
+        network: str = "data") -> str:
     """redis-cli -h redis from a throw-away container; stdout+stderr of the call."""
     auth = ""
     mount = ""
@@ -186,7 +186,7 @@ def backup_password_file(host):
 
 def test_backup_user_takes_a_loadable_rdb_snapshot(host, image, app_password_file, backup_password_file):
     """As the backup role does it: `redis-cli --rdb` as the backup user from a one-shot container on
-    the commandcenter network (password in REDISCLI_AUTH, from a file), no command refused; a fresh
+    the data network (password in REDISCLI_AUTH, from a file), no command refused; a fresh
     redis-server (no network) loads the file and has the application's key."""
     assert app(host, image, app_password_file, "SET", "cc:test:backup", "in-the-rdb") == "OK"
     host.run(f"rm -rf {BACKUP_DIR}")
@@ -194,7 +194,7 @@ def test_backup_user_takes_a_loadable_rdb_snapshot(host, image, app_password_fil
     try:
         inner = ('REDISCLI_AUTH="$(cat /run/secrets/pw)" redis-cli -h redis --no-auth-warning '
                  f"--user {shlex.quote(BACKUP_USER)} --rdb /backup/dump.rdb 2>&1")
-        out = sh(host, f"docker run --rm --network commandcenter -v {backup_password_file}:/run/secrets/pw:ro "
+        out = sh(host, f"docker run --rm --network data -v {backup_password_file}:/run/secrets/pw:ro "
                        f"-v {BACKUP_DIR}:/backup --entrypoint sh {image} -c %s", inner)
         assert "Transfer finished with success" in out and "error" not in out.lower(), out
         load = ("redis-server --port 0 --unixsocket /tmp/r.sock --dir /backup --dbfilename dump.rdb --appendonly no "
@@ -263,8 +263,8 @@ def test_containers_are_hardened(host):
         assert "com.commandcenter.config-hash" in c["Config"]["Labels"], name
         # Both have a healthcheck: the exporter's probes its /health with wget (see compose.yml.j2).
         assert c["State"]["Health"]["Status"] == "healthy", name
-    assert set(docker_json(host, "inspect", REDIS)["NetworkSettings"]["Networks"]) == {"commandcenter"}
-    assert set(docker_json(host, "inspect", EXPORTER)["NetworkSettings"]["Networks"]) == {"commandcenter", "monitoring"}
+    assert set(docker_json(host, "inspect", REDIS)["NetworkSettings"]["Networks"]) == {"data"}
+    assert set(docker_json(host, "inspect", EXPORTER)["NetworkSettings"]["Networks"]) == {"data", "monitoring"}
 
 
 def test_healthcheck_authenticates_without_exposing_the_password(host):
@@ -339,7 +339,7 @@ def test_live_settable_change_under_load_keeps_the_containers(host, image, app_p
              f"--user {shlex.quote(APP_USER)} SET cc:test:load x | grep -qx OK "
              f'&& REDISCLI_AUTH="$(cat /run/secrets/pw)" redis-cli -h redis --no-auth-warning '
              f"--user {shlex.quote(APP_USER)} GET cc:test:load | grep -qx x")
-    load = BoundedLoad(host, image, "commandcenter", probe, mounts=(f"{app_password_file}:/run/secrets/pw:ro",))
+    load = BoundedLoad(host, image, "data", probe, mounts=(f"{app_password_file}:/run/secrets/pw:ro",))
     try:
         run = converge(extra_vars=live)
     finally:

@@ -102,7 +102,7 @@ def stand_ins(host):
     names = [f"cc-traefik-stand-in-{n}" for n in STAND_INS]
     for name in names:
         host.run(f"docker rm -f {name}")
-        sh(host, f"docker run -d --name {name} --network commandcenter --read-only --tmpfs /tmp "
+        sh(host, f"docker run -d --name {name} --network edge --read-only --tmpfs /tmp "
                  f"--cap-drop ALL --security-opt no-new-privileges:true {STAND_IN_IMAGE}")
     for name in names:
         wait_for(lambda n=name: host.run(f"docker inspect -f '{{{{.State.Health.Status}}}}' {n}").stdout.strip()
@@ -282,7 +282,7 @@ def test_container_runs_hardened_without_the_docker_socket(host):
     assert hc["Memory"] > 0 and hc["NanoCpus"] > 0
     assert hc["RestartPolicy"]["Name"] == "unless-stopped"
     assert hc["LogConfig"] == COMPOSE_LOG_CONFIG
-    assert set(c["NetworkSettings"]["Networks"]) == {"commandcenter", "monitoring"}
+    assert set(c["NetworkSettings"]["Networks"]) == {"edge", "monitoring"}
     # On monitoring also under its routes' public names (probes from inside need no public DNS).
     assert {f"api.{DOMAIN}", DOMAIN} <= set(c["NetworkSettings"]["Networks"]["monitoring"]["Aliases"] or [])
     assert c["State"]["Health"]["Status"] == "healthy"

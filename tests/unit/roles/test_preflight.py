@@ -22,7 +22,7 @@ CASES = [
     ("docker_host", {"docker_host_log_max_file": "many"}, ["docker_host_log_max_file", "int"]),
     ("docker_host", {"docker_host_daemon_options": ["log-level", "debug"]}, ["docker_host_daemon_options", "dict"]),
     ("docker_host", {"docker_host_log_max_size": "10 megabytes"}, ["docker_host_log_max_size", "10m"]),
-    ("docker_host", {"docker_host_networks": ["commandcenter", "bad name"]}, ["docker_host_networks", "bad name"]),
+    ("docker_host", {"docker_host_networks": ["edge", "bad name"]}, ["docker_host_networks", "bad name"]),
     ("docker_host", {"docker_host_insecure_registries": ["http://registry:5000"]},
      ["docker_host_insecure_registries", "http://registry:5000"]),
     ("docker_host", {"docker_host_service_environment": {"HTTP PROXY": "x"}}, ["docker_host_service_environment"]),
