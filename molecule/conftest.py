@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import time
 import urllib.parse
@@ -66,6 +67,35 @@ def run_playbook(playbook: str | os.PathLike, *args: str, extra_vars: dict | Non
 def platform_name() -> str:
     """The scenario's platform container (and inventory host): cc-<scenario>."""
     return f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
+
+
+def platform_address() -> str:
+    """The platform container's address on the outer Docker network: how a client outside the host reaches it."""
+    return subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                           platform_name()], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def tcp_state(address: str, port: int, timeout: float = 3.0) -> str:
+    """'open', 'refused' or 'timeout' (dropped by a firewall) for a TCP connection from the runner."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return "open"
+    except ConnectionRefusedError:
+        return "refused"
+    except TimeoutError:
+        return "timeout"
+
+
+def http_status_on_host(host, port: int) -> str:
+    """The HTTP status of http://127.0.0.1:PORT/ as the platform host itself sees it (retried for 30 s; python3:
+    the host has no curl). Empty when nothing answered."""
+    script = ("import time, urllib.request\n"
+              "for _ in range(30):\n"
+              "    try:\n"
+              f"        print(urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=2).status); break\n"
+              "    except OSError:\n"
+              "        time.sleep(1)\n")
+    return host.run(f"python3 -c {shlex.quote(script)}").stdout.strip()
 
 
 # A value the local inventory generates on first use (lookup('ansible.builtin.password', ...)):

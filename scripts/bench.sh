@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Speed and size figures (`make bench`). Prints figures, each next to its target; asserts nothing.
-#   scripts/bench.sh [precommit|images|docker_host|noop|rollout|alerting|backup]...   (default: all, in this order)
+#   scripts/bench.sh [precommit|images|docker_host|hardening|noop|rollout|alerting|backup]...   (default: all, in this order)
 # precommit: the pre-commit hooks over every file, then over one role's files (a commit).
+# hardening: on the molecule hardening scenario (hardening + docker_host converged once), the
+# hardening role's no-op re-run, BENCH_NOOP_RUNS (3) times; prints the median and the task count.
 # noop: the site's no-op against the local sandbox (inventories/local, as `make demo` deploys
 # it): converge once, then time BENCH_NOOP_RUNS (3) runs that change nothing, with
 # ansible.posix.profile_tasks; prints the median, the task count, the time per play and the
@@ -19,7 +21,7 @@ export PATH ANSIBLE_CONFIG="$PWD/ansible.cfg"
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(precommit images docker_host noop rollout alerting backup)
+[ ${#sections[@]} -gt 0 ] || sections=(precommit images docker_host hardening noop rollout alerting backup)
 
 precommit() {
   echo "== pre-commit hooks (.pre-commit-config.yaml; target < 30 s)"
@@ -50,6 +52,31 @@ docker_host() {
   t=$(date +%s%N); molecule idempotence -s docker_host >/dev/null 2>&1
   echo "docker_host: second converge (changed=0): $(ms "$t") ms (load $(load))"
   molecule destroy -s docker_host >/dev/null 2>&1 || true
+}
+
+hardening() {
+  echo "== hardening role no-op re-run (molecule hardening; target <= 30 s; anchor: dev-sec os + ssh hardening 132 s, 191 tasks)"
+  local runs=${BENCH_NOOP_RUNS:-3} dir t i ok changed skipped failed
+  dir=$(mktemp -d)
+  molecule destroy -s hardening >/dev/null 2>&1 || true
+  t=$(date +%s%N); molecule create -s hardening >/dev/null 2>&1
+  if ! molecule converge -s hardening >"$dir/converge.log" 2>&1; then
+    tail -40 "$dir/converge.log"; echo "hardening: the converge failed (log above); no figure"; rm -rf "$dir"; return 1
+  fi
+  echo "hardening: create and first converge (hardening + docker_host): $(ms "$t") ms (load $(load))"
+  for i in $(seq "$runs"); do
+    t=$(date +%s%N)
+    molecule converge -s hardening -- -e '{"cc_molecule_roles": ["hardening"]}' >"$dir/noop-$i.log" 2>&1 || true
+    echo "$(ms "$t") $i" >>"$dir/times"
+    read -r ok changed skipped failed < <(sed 's/\x1b\[[0-9;]*m//g; s/^.*│ *//' "$dir/noop-$i.log" | recap /dev/stdin)
+    echo "hardening: no-op run $i: $(ms "$t") ms, ok=$ok changed=$changed skipped=$skipped failed=$failed (load $(load))"
+  done
+  read -r t i < <(sort -n "$dir/times" | sed -n "$(( (runs + 1) / 2 ))p")
+  read -r ok changed skipped failed < <(sed 's/\x1b\[[0-9;]*m//g; s/^.*│ *//' "$dir/noop-$i.log" | recap /dev/stdin)
+  printf 'hardening no-op: %.1f s (median of %s, molecule start-up included) for %s tasks run + %s skipped; changed=%s (target 0); target <= 30 s\n' \
+    "$(bc <<<"scale=1; $t / 1000")" "$runs" "$ok" "$skipped" "$changed"
+  molecule destroy -s hardening >/dev/null 2>&1 || true
+  rm -rf "$dir"
 }
 
 # One line of a log's PLAY RECAP: "ok changed skipped failed" for the sandbox.
