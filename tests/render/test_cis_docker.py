@@ -65,13 +65,13 @@ RENDERINGS = {
     "redis-published": ("redis", "compose.yml.j2", {"redis_publish_port": True}),
     "nats": ("nats", "compose.yml.j2", {}),
     "nats-published": ("nats", "compose.yml.j2", {"nats_publish_port": True}),
-    "traefik": ("traefik", "compose.yml.j2", {"_traefik_tls_fingerprint": "render-test",
-                                               "traefik_dynamic_file_name": "candidate.yml"}),
-    "app": ("app", "compose.yml.j2", {"app_flower_enabled": True, "_app_target": "0123456789ab",
-                                      "_app_release": {"routed": "{{ _app_routed }}"}}),
+    "traefik": ("traefik", "compose.yml.j2",
+                {"_traefik_tls_fingerprint": "render-test", "traefik_dynamic_file_name": "candidate.yml"}),
+    "app": ("app", "compose.yml.j2",
+            {"app_flower_enabled": True, "_app_target": "0123456789ab", "_app_release": {"routed": "{{ _app_routed }}"}}),
     "alertmanager": ("alertmanager", "compose.yml.j2", {"alertmanager_webhook_enabled": True}),
-    "alertmanager-clustered": ("alertmanager", "compose.yml.j2", {"alertmanager_webhook_enabled": True,
-                                                                   "alertmanager_cluster_hosts": [HOST, "am-two"]}),
+    "alertmanager-clustered": ("alertmanager", "compose.yml.j2",
+                               {"alertmanager_webhook_enabled": True, "alertmanager_cluster_hosts": [HOST, "am-two"]}),
     "backup": ("backup", "compose.yml.j2", {
         "backup_offsite_repository": "rest:https://backup.example.test:8000/commandcenter",
         "backup_offsite_password": "S3ntinel-offsite-Eq7wE2rT9y",
@@ -214,9 +214,9 @@ def _host_ports(service: dict) -> list[tuple[str, int | None]]:
             published = port.get("published")
             ports.append((str(port.get("host_ip") or ""), int(published) if published else None))
             continue
-        spec = str(port).split("/")[0]
+        spec = str(port).split("/", maxsplit=1)[0]
         if spec.startswith("["):  # [::1]:8080:80
-            address, _, rest = spec[1:].partition("]:")
+            address, rest = spec[1:].partition("]:")[::2]
             published = rest.split(":")[0]
         else:
             parts = spec.split(":")
@@ -274,7 +274,7 @@ def problems(rendering: str, name: str, service: dict, item: str) -> list[str]:
             if isinstance(volume, dict):
                 source, target = str(volume.get("source", "")), str(volume.get("target", ""))
             else:
-                source, _, rest = str(volume).partition(":")
+                source, rest = str(volume).partition(":")[::2]
                 target = rest.split(":")[0]
             if source.endswith(".sock") or source.rstrip("/") in ("/run", "/var/run", "/run/docker", "/var/run/docker"):
                 found.append(f"mounts {source}")

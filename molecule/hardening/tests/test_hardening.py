@@ -244,6 +244,32 @@ def test_fail2ban_bans_a_source_that_fails_ssh_logins(host):
         assert _unbanned(host, address, port) == "open"
 
 
+def test_updates_mounts_and_login_settings(host):
+    assert host.service("unattended-upgrades").is_enabled
+    periodic = host.check_output("apt-config dump APT::Periodic")
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in periodic, periodic
+    assert host.run("grep -rqs -- -security /etc/apt/sources.list /etc/apt/sources.list.d/").rc == 0  # the security archive
+    shm = host.check_output("findmnt -no OPTIONS /dev/shm").split(",")
+    assert {"nodev", "nosuid", "noexec"} <= set(shm), shm
+    login_defs = host.file("/etc/login.defs").content_string
+    assert re.search(r"^UMASK\s+027$", login_defs, re.MULTILINE) and re.search(r"^PASS_MAX_DAYS\s+365$", login_defs, re.MULTILINE)
+    assert "pam_faillock.so" in host.file("/etc/pam.d/common-auth").content_string
+    assert not host.file("/usr/bin/chsh").mode & 0o4000  # SUID stripped
+
+
+def test_a_feature_switched_off_is_removed_and_back_on_is_restored(host, converge):
+    off = converge(extra_vars={"hardening_firewall_enabled": False, "hardening_modules_enabled": False})
+    assert off.returncode == 0, off.output[-4000:]
+    assert host.run("nft list table inet commandcenter_firewall").rc != 0
+    assert not host.service("cc-firewall").is_enabled
+    assert not host.file("/etc/modprobe.d/commandcenter-hardening.conf").exists
+    on = converge()
+    assert on.returncode == 0 and on.changed > 0, on.output[-4000:]
+    assert "policy drop" in host.check_output("nft list chain inet commandcenter_firewall input")
+    assert host.service("cc-firewall").is_enabled
+    assert host.file("/etc/modprobe.d/commandcenter-hardening.conf").exists
+
+
 def test_drift_is_put_back_and_reported(host, converge):
     host.run_expect([0], "sed -i 's/^PasswordAuthentication no/PasswordAuthentication yes/' /etc/ssh/sshd_config")
     host.run_expect([0], "sysctl -w net.ipv4.conf.all.accept_redirects=1 kernel.kptr_restrict=0")

@@ -49,8 +49,8 @@ def units(names: list[str]) -> dict:
     """Whether each unit is enabled and active."""
     if not names:
         return {}
-    _, enabled = run("systemctl", "is-enabled", *names)
-    _, active = run("systemctl", "is-active", *names)
+    enabled = run("systemctl", "is-enabled", *names)[1]
+    active = run("systemctl", "is-active", *names)[1]
     enabled_lines = enabled.splitlines() + [""] * len(names)
     active_lines = active.splitlines() + [""] * len(names)
     return {name: {"enabled": enabled_lines[i].strip() in ("enabled", "static", "alias"),
