@@ -66,7 +66,7 @@ hardening() {
   echo "hardening: create and first converge (hardening + docker_host): $(ms "$t") ms (load $(load))"
   for i in $(seq "$runs"); do
     t=$(date +%s%N)
-    molecule converge -s hardening -- -e '{"cc_molecule_roles": ["hardening"]}' >"$dir/noop-$i.log" 2>&1 || true
+    COLUMNS=400 molecule converge -s hardening -- -e '{"cc_molecule_roles": ["hardening"]}' >"$dir/noop-$i.log" 2>&1 || true
     echo "$(ms "$t") $i" >>"$dir/times"
     read -r ok changed skipped failed < <(sed 's/\x1b\[[0-9;]*m//g; s/^.*│ *//' "$dir/noop-$i.log" | recap /dev/stdin)
     echo "hardening: no-op run $i: $(ms "$t") ms, ok=$ok changed=$changed skipped=$skipped failed=$failed (load $(load))"
@@ -186,7 +186,7 @@ backup() {
 
 for section in "${sections[@]}"; do
   case $section in
-    precommit | images | docker_host | noop | rollout | alerting | backup) "$section" ;;
-    *) echo "usage: scripts/bench.sh [precommit|images|docker_host|noop|rollout|alerting|backup]..." >&2; exit 2 ;;
+    precommit | images | docker_host | hardening | noop | rollout | alerting | backup) "$section" ;;
+    *) echo "usage: scripts/bench.sh [precommit|images|docker_host|hardening|noop|rollout|alerting|backup]..." >&2; exit 2 ;;
   esac
 done
