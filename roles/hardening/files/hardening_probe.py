@@ -92,12 +92,13 @@ def user_access(names: list[str], key_files: list[str]) -> dict:
 
 
 def mounts(paths: list[str]) -> dict:
-    """Options of each path that is a mount point; None for a path that is not one."""
+    """Options of each path that is a tmpfs mount point; None for any other path (a /tmp on a disk
+    partition is left alone: the role writes tmpfs entries to /etc/fstab only)."""
     found = dict.fromkeys(paths)
     with open("/proc/self/mounts", encoding="utf-8") as handle:
         for line in handle:
             fields = line.split()
-            if len(fields) >= 4 and fields[1] in found:
+            if len(fields) >= 4 and fields[1] in found and fields[2] == "tmpfs":
                 found[fields[1]] = fields[3].split(",")
     return found
 
