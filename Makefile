@@ -33,11 +33,12 @@ host: ## System packages, a running Docker engine and the local registry
 images: host ## Build the offline image set that is missing and push it to the local registry
 	@images/build.sh
 
-lint: setup ## yamllint, ansible-lint (profile production), ruff (Python), shellcheck (every shell script)
+lint: setup ## yamllint, ansible-lint (profile production), ruff (Python), shellcheck (every shell script), actionlint (GitHub workflows)
 	yamllint -s .
 	ansible-lint
 	ruff check .
 	scripts/shellcheck.sh
+	actionlint
 
 sanity: setup ## ansible-test sanity (validate-modules, pylint, pep8, ...) on the collection and its tests/
 	scripts/sanity.sh
