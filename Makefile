@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Scenarios `make test` runs: lanes separated by `;` run side by side, the scenarios of
 # a lane one after the other (scripts/molecule-lanes.sh). Sequential: LANES="a b c".
 # One scenario: make molecule SCENARIO=docker_host
-LANES      ?= default docker_host bookworm nats;hardening redis postgres_pgvector traefik monitoring backup
+LANES      ?= default docker_host bookworm;multihost nats;hardening redis postgres_pgvector traefik monitoring backup
 SCENARIO   ?= docker_host
 
 .PHONY: help setup host images lint sanity pre-commit unit render molecule test test-fast demo demo-down bench build clean

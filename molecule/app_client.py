@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright (c) 2026, CommandCenter platform team
 """A client outside the platform: requests through Traefik's published ports of the
-sandbox host, from the toolbox image on the host's nested engine, verified against
+sandbox host (the Traefik host of a scenario of several), from the toolbox image on the host's nested engine, verified against
 the sandbox's own CA (traefik_tls_mode: selfsigned)."""
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import dashboard_netrc, host_var, inventory_hostvars, put_root_file, run_playbook, sh
+from conftest import dashboard_netrc, host_var, inventory_hostvars, platform_name, put_root_file, run_playbook, sh
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-PLATFORM = f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
+PLATFORM = platform_name()
 CA_FILE = "/opt/commandcenter/traefik/tls/ca.crt"
 NETRC = "/root/.cc-test-app-netrc"
 

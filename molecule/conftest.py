@@ -65,8 +65,17 @@ def run_playbook(playbook: str | os.PathLike, *args: str, extra_vars: dict | Non
 
 
 def platform_name() -> str:
-    """The scenario's platform container (and inventory host): cc-<scenario>."""
-    return f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
+    """The scenario's platform container (and inventory host): cc-<scenario>, or CC_PLATFORM
+    (a scenario of several hosts names the one the helpers address: molecule/multihost)."""
+    return os.environ.get("CC_PLATFORM") or f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
+
+
+def scenario_hosts() -> list[str]:
+    """Every host of the scenario's inventory: its platform containers."""
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    proc = subprocess.run(["ansible-inventory", "-i", str(inventory), "--list"], capture_output=True, text=True,
+                          check=True)
+    return sorted(json.loads(proc.stdout)["_meta"]["hostvars"])
 
 
 def platform_address() -> str:
@@ -251,6 +260,22 @@ def wait_for(what: str, probe, timeout: float = 180, interval: float = 1):
             return found
         assert time.monotonic() < deadline, f"{what}: nothing after {timeout} s"
         time.sleep(interval)
+
+
+# A webhook receiver for alert tests (`python3 -c` in the toolbox image, on port 8080): each
+# POST is appended to /tmp/hooks.jsonl as {at, path, body}.
+WEBHOOK_SINK_SERVER = r"""
+import http.server, json, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        with open('/tmp/hooks.jsonl', 'a') as out:
+            out.write(json.dumps({'at': time.time(), 'path': self.path, 'body': json.loads(body)}) + '\n')
+        self.send_response(200); self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(('', 8080), H).serve_forever()
+"""
 
 
 PROMETHEUS_CONTAINER = "cc-monitoring-prometheus-1"

@@ -7,8 +7,8 @@ Sends --rate requests per second (each on a new TLS connection, with SNI set to 
 URL's host while connecting to --connect) until --max-seconds pass, SIGTERM/SIGINT
 arrives or the file --stop-file appears; then waits for requests in flight and prints
 one JSON summary: counts, failures (status other than 200, or no response), the count
-of each status ("error": no response), latency percentiles and the `version` each JSON
-answer reported. Standard library only.
+of each status ("error": no response), latency percentiles, the `version` each JSON
+answer reported, and when the run began and its failures happened. Standard library only.
 """
 from __future__ import annotations
 
@@ -66,6 +66,7 @@ class Load:
 
     def run(self) -> dict:
         self.t0 = time.monotonic()
+        self.started_at = time.time()
         interval = 1.0 / self.args.rate
         threads = []
         n = 0
@@ -96,8 +97,15 @@ class Load:
         for r in self.results:
             if r.get("status") == 200:
                 versions[str(r.get("version"))] = versions.get(str(r.get("version")), 0) + 1
+        failed_in_time = sorted(failed, key=lambda r: r["t"])
         return {
             "url": self.args.url, "rate": self.args.rate, "seconds": round(seconds, 1),
+            # When the run began (epoch seconds), and when (seconds from then) the first failed
+            # request started and the last one ended: a test that causes an outage at a known
+            # time reads how long requests failed.
+            "started_at": round(self.started_at, 3),
+            "first_failure_t": failed_in_time[0]["t"] if failed else None,
+            "last_failure_end_t": (max(r["t"] + r["ms"] / 1000 for r in failed_in_time) if failed else None),
             "requests": len(self.results), "failed": len(failed), "failures": failed[:20],
             "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
             "max_ms": max(latencies) if latencies else None, "versions": versions, "statuses": statuses,

@@ -46,13 +46,14 @@ def _container_problems(row: dict) -> list[str]:
     return []
 
 
-def health_report(containers, expected_projects=None, app_release="", app_expected=False):
+def health_report(containers, expected_projects=None, app_release="", app_expected=False, app_beat=True):
     """Summarise `docker inspect` output of one host.
 
     containers: the list `docker inspect` prints. expected_projects: compose projects
     that must have at least one running container on this host. app_release: the
     application release the history names current ('' when none); with app_expected,
-    exactly one Celery beat must run, in that release, and no other release may run.
+    no other release may run, and exactly one Celery beat must run, in that release, on
+    the host that runs it (app_beat; with several app hosts, one runs it), none elsewhere.
     Returns {table: [lines], problems: [sentences], running: N, total: N}.
     """
     if not isinstance(containers, list):
@@ -71,7 +72,12 @@ def health_report(containers, expected_projects=None, app_release="", app_expect
         beats = [r for r in app_rows if r["service"] == "beat" and r["state"] == "running"]
         if not app_release:
             problems.append("no application release is recorded in the release history")
-        if not beats:
+        if not app_beat:
+            if beats:
+                problems.append(f"a Celery beat runs on this host ({', '.join(b['name'] for b in beats)}), which is not "
+                                "app_beat_host: scheduled tasks run more than once (playbooks/site.yml --tags app "
+                                "stops it)")
+        elif not beats:
             problems.append("no Celery beat is running: scheduled tasks do not run "
                             "(playbooks/site.yml --tags app starts the current release's beat)")
         elif len(beats) > 1:

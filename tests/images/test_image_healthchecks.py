@@ -34,6 +34,10 @@ EXEMPT = {
         "a tool image (CMD `barman --version` exits): the one long-lived thing run from it, the backup role's "
         "WAL streaming loop, is the role's script mounted at /cc/bin, whose healthcheck the role's compose "
         "file defines (`cc_backup.py healthy`); the other uses are one-shot `docker compose run` jobs"),
+    "pause:3.10": (
+        "does nothing that could fail (sleeps until stopped), as upstream registry.k8s.io/pause: the swarm service "
+        "run from it (docker_host's network anchor) is there to hold the overlay networks, which the stacks' own "
+        "health gates prove"),
     "haproxy:3.0": (
         "ships no configuration, as upstream (mount one): the port and the URI that answer for health are in "
         "the mounted haproxy.cfg, so no probe fits every use; each service run from it defines its own "

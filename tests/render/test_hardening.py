@@ -21,6 +21,7 @@ VARIANTS = {
     "custom": (False, {
         "hardening_firewall_ssh_sources": ["10.0.0.0/8", "fd00::/8"],
         "hardening_firewall_allowed_ports": [{"port": 9100, "proto": "tcp"}],
+        "hardening_firewall_swarm_peers": ["10.1.0.2", "10.1.0.3", "fd00::3"],
         "hardening_firewall_published_ports": [{"port": 443, "proto": "tcp"}, {"port": 80, "proto": "tcp"},
                                                {"port": 51820, "proto": "udp"}],
         "hardening_ssh_allow_groups": [],
@@ -68,6 +69,18 @@ def test_firewall_drops_published_ports_that_are_not_allowed(renders):
     assert "ct status dnat meta l4proto tcp ct original proto-dst { 80, 443 } accept" in custom
     assert "ct status dnat meta l4proto udp ct original proto-dst { 51820 } accept" in custom
     assert custom.index("proto-dst { 80, 443 } accept") < custom.index("ct status dnat counter drop")
+
+
+def test_firewall_opens_swarm_ports_to_the_other_docker_hosts_only(renders):
+    assert "2377" not in text(renders, "defaults", "firewall.nft")  # one host: no swarm, no port
+    custom = text(renders, "custom", "firewall.nft")
+    for family, peers in (("ip", "10.1.0.2, 10.1.0.3"), ("ip6", "fd00::3")):
+        assert f"{family} saddr {{ {peers} }} tcp dport {{ 2377, 7946 }} accept" in custom
+        assert f"{family} saddr {{ {peers} }} udp dport {{ 4789, 7946 }} accept" in custom
+        assert f"{family} saddr {{ {peers} }} meta l4proto esp accept" in custom
+    # Accepted before the input chain's final counter (policy drop) and never without a source.
+    assert custom.index("dport { 4789, 7946 } accept") < custom.index("tcp dport 2222 accept")
+    assert not re.search(r"^\s*(tcp|udp) dport \{ (2377|4789)", custom, re.MULTILINE)
 
 
 def test_firewall_ssh_rules(renders):

@@ -258,6 +258,8 @@ def test_updates_mounts_and_login_settings(host):
     assert re.search(r"^UMASK\s+027$", login_defs, re.MULTILINE) and re.search(r"^PASS_MAX_DAYS\s+365$", login_defs, re.MULTILINE)
     assert "pam_faillock.so" in host.file("/etc/pam.d/common-auth").content_string
     assert not host.file("/usr/bin/chsh").mode & 0o4000  # SUID stripped
+    # ... and kept off across upgrades of its package: dpkg-statoverride pins the mode.
+    assert host.check_output("dpkg-statoverride --list /usr/bin/chsh").split() == ["root", "root", "755", "/usr/bin/chsh"]
 
 
 def test_a_feature_switched_off_is_removed_and_back_on_is_restored(host, converge):

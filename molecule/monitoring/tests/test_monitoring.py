@@ -24,7 +24,7 @@ import shlex
 import time
 
 import pytest
-from conftest import inventory_hostvars, prometheus_api, prometheus_query, sh, wait_for
+from conftest import WEBHOOK_SINK_SERVER, inventory_hostvars, prometheus_api, prometheus_query, sh, wait_for
 
 HOSTVARS = inventory_hostvars()
 ALERTMANAGER = "cc-alertmanager-alertmanager-1"
@@ -36,19 +36,6 @@ NODE_EXPORTER = "cc-node-node-exporter-1"
 BACKUP_METRICS_SUBDIR = "backup.d"
 # A backup kind no role writes: the test's own metrics file and alert.
 STALE_KIND = "molecule_stale"
-# The webhook receiver: every POST as a JSON line {"at", "path", "body"} in /tmp/hooks.jsonl.
-SINK_SERVER = r"""
-import http.server, json, time
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
-        with open('/tmp/hooks.jsonl', 'a') as out:
-            out.write(json.dumps({'at': time.time(), 'path': self.path, 'body': json.loads(body)}) + '\n')
-        self.send_response(200); self.end_headers()
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(('', 8080), H).serve_forever()
-"""
 # What the scenario runs, and what cannot run here (no image exists: no Debian package, no
 # reachable registry), or is deployed by other scenarios.
 EXPECTED_JOBS = {"prometheus", "alertmanager", "redis", "node"}
@@ -74,7 +61,7 @@ def receivers(host):
     """The webhook sink and the SMTP server, started fresh on the monitoring network."""
     docker(host, "rm", "-f", "webhook-sink", "mailsink")
     docker(host, "run", "-d", "--name", "webhook-sink", "--network", "monitoring",
-           f"{REGISTRY}/commandcenter/toolbox:trixie", "python3", "-c", SINK_SERVER)
+           f"{REGISTRY}/commandcenter/toolbox:trixie", "python3", "-c", WEBHOOK_SINK_SERVER)
     docker(host, "run", "-d", "--name", "mailsink", "--network", "monitoring",
            f"{REGISTRY}/commandcenter/mailsink:trixie")
     deadline = time.monotonic() + 60

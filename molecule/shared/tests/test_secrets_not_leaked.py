@@ -6,7 +6,8 @@ args, healthcheck) or in compose files: neither its value nor a plain hash of it
 The secrets are the scenario host's variables whose names say so (..._password,
 ..._secret, ..._token, ..._api_key, ..._routing_key, Alertmanager's receiver URLs) and that belong to a role the scenario converges
 (cc_molecule_roles; all of them for the whole site), the literal passwords of its
-`*_users` lists, and the host's own HMAC key (/opt/commandcenter/secrets/host.key).
+`*_users` lists, every host's own HMAC key (/opt/commandcenter/secrets/host.key) and,
+where the hosts form a Docker swarm, its join tokens.
 Besides each value, the tests look for the hex sha256, sha1 and md5 of each secret and
 of `user:secret` for every user name of the host (string variables ending in `_user`,
 and the names in lists ending in `_users`) with every secret: a plain hash of a secret
@@ -18,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
 
 import pytest
-from conftest import inventory_hostvars
+from conftest import inventory_hostvars, scenario_hosts
 
 # Receiver URLs carry their endpoint's token (a webhook's path, Slack's hook), so they are secrets.
 SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_key|secret_key|routing_key)$"
@@ -72,13 +74,24 @@ USERS = user_names(HOSTVARS)
 pytestmark = pytest.mark.skipif(not SECRETS, reason="this scenario's host has no secret variables to check")
 
 
+def on_platform(name: str, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "exec", name, *argv], capture_output=True, text=True, check=False)
+
+
 @pytest.fixture(scope="module")
-def forbidden(host) -> dict[str, str]:
-    """The secrets' forms, with the host key's too (read on the host: it is no inventory variable)."""
+def forbidden() -> dict[str, str]:
+    """The secrets' forms, with every host's key and the swarm's join tokens (read on the hosts: no inventory
+    variable holds them). Not per host: the converge test runs once for the whole scenario."""
     secrets = dict(SECRETS)
-    key = host.run(f"cat {HOST_KEY}")
-    assert key.rc == 0 and len(key.stdout.strip()) >= 32, f"no host key in {HOST_KEY}: {key.stderr}"
-    secrets["host key"] = key.stdout.strip()
+    for name in scenario_hosts():
+        key = on_platform(name, "cat", HOST_KEY)
+        assert key.returncode == 0 and len(key.stdout.strip()) >= 32, f"{name}: no host key in {HOST_KEY}: {key.stderr}"
+        secrets[f"host key of {name}"] = key.stdout.strip()
+        if on_platform(name, "docker", "info", "--format", "{{.Swarm.ControlAvailable}}").stdout.strip() == "true":
+            for role in ("worker", "manager"):
+                token = on_platform(name, "docker", "swarm", "join-token", "--quiet", role).stdout.strip()
+                assert token.startswith("SWMTKN-"), f"{name}: no {role} join token"
+                secrets[f"swarm {role} join token"] = token
     return forms(secrets, USERS)
 
 

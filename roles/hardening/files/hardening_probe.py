@@ -169,6 +169,16 @@ def file_audit(skip: list[str], allowed_suid: list[str]) -> dict:
     return {"world_writable": sorted(writable)[:50], "unexpected_suid": sorted(suid)[:50]}
 
 
+def statoverrides() -> set[str]:
+    """The paths dpkg-statoverride pins (owner, group, mode kept across package upgrades)."""
+    try:
+        with open("/var/lib/dpkg/statoverride", encoding="utf-8") as handle:
+            fields = [line.strip().split(maxsplit=3) for line in handle]
+        return {entry[3] for entry in fields if len(entry) == 4}
+    except OSError:
+        return set()
+
+
 def main() -> None:
     want = json.loads(sys.argv[1])
     found = {
@@ -179,6 +189,9 @@ def main() -> None:
         "mounts": mounts(want.get("mounts", [])),
         "suid_set": [p for p in want.get("suid_strip", [])
                      if os.path.isfile(p) and os.stat(p).st_mode & (stat.S_ISUID | stat.S_ISGID)],
+        # Stripped, but with no dpkg-statoverride entry: the next upgrade of the package
+        # would set the bit again.
+        "suid_unpinned": [p for p in want.get("suid_strip", []) if os.path.isfile(p) and p not in statoverrides()],
         "host_keys": [t for t in want.get("host_key_types", []) if os.path.exists(f"/etc/ssh/ssh_host_{t}_key")],
         "container": run("systemd-detect-virt", "--container")[1].strip() or "none",
         "fstab": fstab(want.get("mounts", [])),

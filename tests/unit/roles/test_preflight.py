@@ -26,6 +26,11 @@ CASES = [
     ("docker_host", {"docker_host_insecure_registries": ["http://registry:5000"]},
      ["docker_host_insecure_registries", "http://registry:5000"]),
     ("docker_host", {"docker_host_service_environment": {"HTTP PROXY": "x"}}, ["docker_host_service_environment"]),
+    # Several hosts (a swarm).
+    ("docker_host", {"docker_host_swarm_hosts": ["localhost", "peer"], "docker_host_live_restore": True},
+     ["docker_host_live_restore must be false on a swarm host"]),
+    ("docker_host", {"docker_host_swarm_hosts": ["localhost", "peer"], "docker_host_swarm_advertise_addr": "eth0"},
+     ["docker_host_swarm_advertise_addr must be this host's IP address", "got 'eth0'"]),
 ]
 
 
@@ -68,3 +73,16 @@ def test_numbers_given_as_strings_pass_preflight(tmp_path):
     """-e docker_host_log_max_file=2 is a string: preflight compares the coerced number, the role goes on."""
     proc = run_role(tmp_path, "docker_host", {}, "-e", "docker_host_log_max_file=2")
     assert_numbers_as_strings_pass(proc, "docker_host")
+
+
+def test_encrypted_overlays_are_refused_where_the_kernel_has_no_esp4(tmp_path):
+    """The preflight reads whether the kernel can do IPsec (esp4 loaded, built in or installed)."""
+    probe = subprocess.run(["sh", "-c", "test -d /sys/module/esp4 || grep -qs '/esp4[.]ko' "
+                            "\"/lib/modules/$(uname -r)/modules.builtin\" \"/lib/modules/$(uname -r)/modules.dep\""],
+                           check=False)
+    proc = run_role(tmp_path, "docker_host", {"docker_host_swarm_hosts": ["localhost", "peer"],
+                                              "docker_host_swarm_encrypted": True}, "--tags", "docker_host_preflight")
+    if probe.returncode == 0:  # this machine's kernel can: the same input passes
+        assert_preflight_passed(proc, "docker_host")
+    else:
+        assert_refused_before_change(proc, "docker_host", ["docker_host_swarm_encrypted", "has no esp4 module"])

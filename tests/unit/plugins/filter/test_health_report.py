@@ -100,3 +100,9 @@ def test_app_checks_only_for_app_hosts():
 def test_rejects_what_is_not_a_list():
     with pytest.raises(AnsibleFilterError, match="expects the list docker inspect prints"):
         health_report({"Name": "x"})
+
+
+def test_an_app_host_that_is_not_the_beat_host_must_run_no_beat():
+    assert health_report(release("abc", beat=False), app_release="abc", app_expected=True, app_beat=False)["problems"] == []
+    problems = health_report(release("abc"), app_release="abc", app_expected=True, app_beat=False)["problems"]
+    assert len(problems) == 1 and "which is not app_beat_host" in problems[0], problems
