@@ -233,13 +233,15 @@ def test_dynamic_files_content(rendered):
         "stsSeconds": 31536000, "stsIncludeSubdomains": True, "stsPreload": True, "contentTypeNosniff": True,
         "frameDeny": True, "browserXssFilter": True, "referrerPolicy": "strict-origin-when-cross-origin"}
     assert mw["api-ratelimit"]["rateLimit"] == {"average": 100, "burst": 50, "period": "1s"}
+    # A server that cannot be reached (a lost host between two health checks): another one.
+    assert mw["retry"]["retry"] == {"attempts": 3, "initialInterval": "50ms"}
     users_file = json.loads((out / "derived.json").read_text())["users_file"]
     assert mw["dashboard-auth"]["basicAuth"]["usersFile"] == f"/etc/traefik/secrets/{users_file}"
     routers = yaml.safe_load((out / "traefik-routers.yml").read_text())["http"]["routers"]
     assert {k: (v["rule"], v["service"], v["middlewares"]) for k, v in routers.items()} == {
-        "api": (f"Host(`api.{domain}`)", "backend@file", ["security-headers", "api-ratelimit"]),
-        "frontend": (f"Host(`{domain}`)", "frontend@file", ["security-headers"]),
-        "flower": (f"Host(`flower.{domain}`)", "flower@file", ["security-headers", "dashboard-auth"]),
+        "api": (f"Host(`api.{domain}`)", "backend@file", ["security-headers", "api-ratelimit", "retry"]),
+        "frontend": (f"Host(`{domain}`)", "frontend@file", ["security-headers", "retry"]),
+        "flower": (f"Host(`flower.{domain}`)", "flower@file", ["security-headers", "dashboard-auth", "retry"]),
         "dashboard": (f"Host(`traefik.{domain}`)", "api@internal", ["security-headers", "dashboard-auth"])}
     assert all(r["entryPoints"] == ["websecure"] and "tls" not in r for r in routers.values())
     # The maintenance responder only: traefik_services is empty.
@@ -459,9 +461,9 @@ def test_the_maintenance_routers_shadow_the_app_routes_and_traefik_accepts_them(
         f"{name}-maintenance": {"rule": rule, "entryPoints": ["websecure"], "service": "maintenance",
                                 "middlewares": middlewares, "priority": 1000000}
         for name, rule, middlewares in [
-            ("api", "Host(`api.commandcenter.test`)", ["security-headers", "api-ratelimit"]),
-            ("frontend", "Host(`commandcenter.test`)", ["security-headers"]),
-            ("flower", "Host(`flower.commandcenter.test`)", ["security-headers", "dashboard-auth"])]}
+            ("api", "Host(`api.commandcenter.test`)", ["security-headers", "api-ratelimit", "retry"]),
+            ("frontend", "Host(`commandcenter.test`)", ["security-headers", "retry"]),
+            ("flower", "Host(`flower.commandcenter.test`)", ["security-headers", "dashboard-auth", "retry"])]}
     proc = dynamic_check(out, stack_dir(out, certificate), "maintenance.yml", out / "maintenance.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "traefik accepted maintenance.yml" in proc.stdout
