@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright (c) 2026, CommandCenter platform team
 """`make test` runs every Molecule scenario exactly once: the Makefile's LANES default
-names each directory under molecule/ that has a molecule.yml in exactly one lane."""
+names each directory under molecule/ that has a molecule.yml in exactly one lane, except
+the scenarios NOT_IN_MAKE_TEST names with the reason (run by hand until make test has room)."""
 from __future__ import annotations
 
 import collections
@@ -9,6 +10,12 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# Scenarios make test does not run yet, and why. Each is still run with
+# `make molecule SCENARIO=<name>`; an entry goes once the suite has room for it.
+NOT_IN_MAKE_TEST = {
+    "multihost": "the site over three hosts takes about 35 minutes; in a third lane make test took about 80 "
+                 "minutes on two cores (the 60-minute budget); it needs room made first",
+}
 
 
 def lanes_default(makefile: str) -> list[list[str]]:
@@ -32,8 +39,10 @@ def test_lanes_default_is_parsed():
 def test_every_scenario_is_in_exactly_one_lane():
     lanes = lanes_default((ROOT / "Makefile").read_text())
     counts = collections.Counter(name for lane in lanes for name in lane)
-    missing = sorted(scenarios() - set(counts))
+    missing = sorted(scenarios() - set(counts) - set(NOT_IN_MAKE_TEST))
     twice = sorted(name for name, count in counts.items() if count > 1)
+    for name, why in NOT_IN_MAKE_TEST.items():
+        print(f"NOT RUN by make test: molecule/{name} ({why})")
     assert not missing and not twice, (
         f"Molecule scenarios in no lane of the Makefile's LANES (add each to the shorter lane): {missing}; "
         f"in more than one lane: {twice}")
@@ -44,3 +53,9 @@ def test_lanes_name_only_scenarios():
     # molecule/shared (converge playbook, shared testinfra checks) has no molecule.yml: not a scenario.
     unknown = sorted({name for lane in lanes for name in lane} - scenarios())
     assert not unknown, f"LANES names what is no Molecule scenario (no molecule/<name>/molecule.yml): {unknown}"
+
+
+def test_the_scenarios_left_out_exist_and_are_left_out():
+    """An entry of NOT_IN_MAKE_TEST is a scenario that exists and is in no lane (else it goes)."""
+    lanes = {name for lane in lanes_default((ROOT / "Makefile").read_text()) for name in lane}
+    assert set(NOT_IN_MAKE_TEST) <= scenarios() - lanes, (set(NOT_IN_MAKE_TEST), lanes)
