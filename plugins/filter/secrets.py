@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright (c) 2026, CommandCenter platform team
-"""secret_problems: why each secret of a role is unusable (missing, placeholder, too short)."""
+"""secret_problems: why each secret of a role is unusable (missing, placeholder, too short).
+url_credentials: the user name and password a connection URL carries, decoded."""
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote, urlsplit
 
 from ansible.errors import AnsibleFilterError
 
@@ -48,8 +50,21 @@ def secret_problems(secrets, min_length=MIN_LENGTH):
     return problems
 
 
+def url_credentials(url):
+    """Return {"user": ..., "password": ...} of a URL such as postgresql://user:pa%2Fss@host/db,
+    percent-decoded (empty strings for a part the URL does not carry)."""
+    if not isinstance(url, str):
+        raise AnsibleFilterError(f"url_credentials expects a URL string, got {type(url).__name__}")
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:
+        # The message of urllib names the problem, never the URL (which holds a password).
+        raise AnsibleFilterError(f"url_credentials: not a URL ({exc})") from None
+    return {"user": unquote(parts.username or ""), "password": unquote(parts.password or "")}
+
+
 class FilterModule:
-    """Secret checks for preflight assertions."""
+    """Secret checks for preflight assertions, and the credentials of a deployed URL."""
 
     def filters(self):
-        return {"secret_problems": secret_problems}
+        return {"secret_problems": secret_problems, "url_credentials": url_credentials}

@@ -64,6 +64,32 @@ def test_summary_names_endpoints_credentials_health_and_releases():
     assert "cc-redis-redis-1 running healthy 0" in out
     # Which alerts fire depends on the machine (HighCpuUsage on a busy CI host): the line says.
     assert re.search(r"monitoring: (\d+) of \1 scrape targets up; alerts firing: \S", out), run.output[-4000:]
+    # The certificate each endpoint serves, read over TLS on the Traefik host (the local CA's: a year).
+    days = re.search(r"certificates \(days left\): ([^'\"]*)", out)
+    assert days, run.output[-4000:]
+    served = dict(item.split(" ") for item in days.group(1).split(", "))
+    assert set(served) >= {"api.commandcenter.test", "commandcenter.test", "prometheus.commandcenter.test"}, served
+    assert all(300 <= int(left) <= 400 for left in served.values()), served
+    # The backup test_restore_in_place ran (a base backup; its in-place restore is no drill).
+    assert re.search(r"backup postgres_base: last success \d+ (s|min|h) ago", out), run.output[-4000:]
+    assert "restore drill: none yet (playbooks/restore.yml runs one)" in out, run.output[-4000:]
+
+
+def test_summary_reports_a_failed_backup_and_a_certificate_near_its_end(host):
+    """A backup kind whose last run failed, and certificates with fewer days left than asked
+    (cc_verify_certificate_days above what they have), are named, and verify.yml fails."""
+    record = "/opt/commandcenter/node/textfile/backup.d/cc_backup_verifyprobe.prom"
+    sh(host, "printf '%s\\n' 'cc_backup_last_success_timestamp_seconds{kind=\"verifyprobe\"} 0' "
+             "'cc_backup_last_result{kind=\"verifyprobe\"} 0' > " + record)
+    try:
+        run = operator_run("verify.yml", "-e", "cc_verify_certificate_days=100000")
+    finally:
+        sh(host, "rm -f " + record)
+    out = " ".join(run.output.split())
+    assert run.returncode != 0, "verify.yml passed with a failed backup and certificates near their end"
+    assert "backup verifyprobe: its last run failed (journalctl -u cc-backup-verifyprobe.service)" in out, \
+        run.output[-4000:]
+    assert re.search(r"certificate of api\.commandcenter\.test: expires in \d+ day\(s\)", out), run.output[-4000:]
 
 
 def test_summary_reports_a_missing_beat(host):

@@ -4,16 +4,19 @@
 # Runs INSIDE the postgres container (docker exec -i ... bash -c "<this>" provision ARGS),
 # as the OS user postgres, connecting to the unix socket as the superuser (peer auth).
 #   ARGS: app_user app_db monitor_user(empty: none) backup_user check(1: report only, change nothing)
-#   stdin: superuser password, app password, monitor password, backup password (one per
-#          line; an empty backup password: no backup role); they never appear on a command
-#          line and reach psql through the environment (\getenv).
+#         next_user (the rotation bridge's role)
+#   stdin: superuser password, app password, monitor password, backup password, bridge password
+#          (one per line; an empty backup password: no backup role; an empty bridge password:
+#          the bridge may not log in); they never appear on a command line and reach psql
+#          through the environment (\getenv).
 # Prints "changed: <what>" for every change (or, with check=1, every change it would make).
 set -euo pipefail
-app_user=$1 app_db=$2 monitor_user=$3 backup_user=$4 check=$5
+app_user=$1 app_db=$2 monitor_user=$3 backup_user=$4 check=$5 next_user=${6:-}
 IFS= read -r superuser_pw || true
 IFS= read -r app_pw || true
 IFS= read -r monitor_pw || true
 IFS= read -r backup_pw || true
+IFS= read -r next_pw || true
 superuser=${POSTGRES_USER:-postgres}
 if [ -z "$superuser_pw" ] || [ -z "$app_pw" ] || { [ -n "$monitor_user" ] && [ -z "$monitor_pw" ]; }; then
   echo "provision: a password is missing on stdin (one per line: superuser, app, monitor)" >&2
@@ -176,4 +179,48 @@ GRANT :"member_of" TO :"role" WITH INHERIT TRUE;
 SQL
     fi
   done
+fi
+
+# The rotation bridge (playbooks/rotate_secrets.yml): while a rotation sets its password, a
+# login role that acts as the application role: a member of it whose sessions SET ROLE to it
+# (what they create belongs to the application role). The app moves to it while the
+# application role's own password changes, then back. Without a password it may not log in,
+# and any session it still has ends: a retired credential keeps nothing open.
+if [ -n "$next_user" ]; then
+  if [ -n "$next_pw" ]; then
+    ensure_role "$next_user" "$next_pw"
+    state=$(sql postgres -v role="$next_user" -v app="$app_user" <<'SQL'
+SELECT concat_ws('|',
+  coalesce((SELECT pg_has_role(:'role', :'app', 'MEMBER') FROM pg_roles WHERE rolname = :'role'), false),
+  coalesce((SELECT ('role=' || :'app') = ANY (setconfig) FROM pg_db_role_setting s JOIN pg_roles r
+            ON r.oid = s.setrole WHERE r.rolname = :'role' AND s.setdatabase = 0), false));
+SQL
+)
+    if [ "${state%%|*}" != t ]; then
+      change "role $next_user granted $app_user" postgres -v role="$next_user" -v app="$app_user" <<'SQL'
+GRANT :"app" TO :"role" WITH INHERIT TRUE, SET TRUE;
+SQL
+    fi
+    if [ "${state#*|}" != t ]; then
+      change "role $next_user sets role $app_user on login" postgres -v role="$next_user" -v app="$app_user" <<'SQL'
+ALTER ROLE :"role" SET role = :'app';
+SQL
+    fi
+  else
+    state=$(sql postgres -v role="$next_user" <<'SQL'
+SELECT concat_ws('|', coalesce((SELECT rolcanlogin FROM pg_roles WHERE rolname = :'role'), false),
+                 (SELECT count(*) FROM pg_stat_activity WHERE usename = :'role'));
+SQL
+)
+    if [ "${state%%|*}" = t ]; then
+      change "role $next_user may no longer log in" postgres -v role="$next_user" <<'SQL'
+ALTER ROLE :"role" WITH NOLOGIN PASSWORD NULL;
+SQL
+    fi
+    if [ "${state#*|}" != 0 ]; then
+      change "sessions of role $next_user ended" postgres -v role="$next_user" <<'SQL'
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :'role';
+SQL
+    fi
+  fi
 fi

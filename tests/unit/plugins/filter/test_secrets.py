@@ -3,7 +3,12 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.commandcenter.infra.plugins.filter.secrets import MIN_LENGTH, FilterModule, secret_problems
+from ansible_collections.commandcenter.infra.plugins.filter.secrets import (
+    MIN_LENGTH,
+    FilterModule,
+    secret_problems,
+    url_credentials,
+)
 
 
 @pytest.mark.parametrize("value", ["changeme", "CHANGE_ME", "change-me", "Password", "<redis password>",
@@ -44,3 +49,17 @@ def test_non_dict_input_is_an_error():
 
 def test_filter_is_registered():
     assert FilterModule().filters()["secret_problems"] is secret_problems
+
+
+def test_url_credentials_are_decoded_as_the_app_role_encodes_them():
+    assert url_credentials("postgresql+psycopg://commandcenter_next:p%40ss%2Fw%3Ard@postgres:5432/commandcenter") == {
+        "user": "commandcenter_next", "password": "p@ss/w:rd"}
+    assert url_credentials("nats://nats:4222") == {"user": "", "password": ""}
+
+
+def test_url_credentials_error_never_shows_the_url():
+    with pytest.raises(AnsibleFilterError) as error:
+        url_credentials("redis://u:hunter2hunter2@[::1")
+    assert "hunter2" not in str(error.value)
+    with pytest.raises(AnsibleFilterError):
+        url_credentials(None)
