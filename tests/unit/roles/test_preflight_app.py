@@ -38,6 +38,8 @@ CASES = [
     ("zero-replicas", {**GOOD, "app_backend_replicas": 0}, ["app_backend_replicas must be 1 or more"]),
     ("root-uid", {**GOOD, "app_uid": 0}, ["app_uid must not be 0"]),
     ("one-release-kept", {**GOOD, "app_releases_kept": 1}, ["app_releases_kept must be 2 or more"]),
+    ("bridge-unknown-service", {**GOOD, "app_rotation_bridge": ["database", "mysql"]},
+     ["app_rotation_bridge may name database, redis and nats only, got mysql"]),
     ("env-sets-a-secret", {**GOOD, "app_env": {"DATABASE_URL": "postgresql://x"}},
      ["app_env must not set", "DATABASE_URL"]),
     ("env-bad-name", {**GOOD, "app_env": {"lower case": "1"}}, ["app_env: not environment variable names"]),

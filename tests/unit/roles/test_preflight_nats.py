@@ -51,6 +51,10 @@ CASES = [
     ("backup-password-is-app-password", {"nats_backup_password": APP},
      ["nats_backup_password: must differ from nats_app_password and nats_monitor_password"]),
     ("backup-user-name", {"nats_backup_user": "back up"}, ["nats_backup_user", "back up"]),
+    ("bridge-user-is-the-monitor-user", {"nats_app_next_password": BACKUP, "nats_monitor_user": "commandcenter_next"},
+     ["nats_app_next_password makes the user commandcenter_next (nats_app_user with `_next`), which"]),
+    ("bridge-password-placeholder", {"nats_app_next_password": "changeme"},
+     ["nats_app_next_password: is a placeholder"]),
     ("backup-user-is-app-user", {"nats_backup_password": BACKUP, "nats_backup_user": "commandcenter"},
      ["nats_backup_user: must differ from nats_app_user and nats_monitor_user, got commandcenter"]),
 ]

@@ -70,6 +70,8 @@ CASES = [
     ("short-backup-password", {**GOOD, "redis_backup_password": "Zr4kP0x9"},
      ["redis_backup_password: shorter than 16 characters"]),
     ("backup-user-name", {**GOOD, "redis_backup_user": "back up"}, ["redis_backup_user must be a plain name", "back up"]),
+    ("bridge-user-is-the-backup-user", {**GOOD, "redis_app_next_password": BACKUP, "redis_backup_user": "commandcenter_next"},
+     ["redis_app_next_password makes the user commandcenter_next (redis_app_user with `_next`)"]),
     ("backup-user-default", {**GOOD, "redis_backup_password": BACKUP, "redis_backup_user": "default"},
      ["redis_backup_user must differ from `default`", "got default"]),
     ("backup-user-is-monitor", {**GOOD, "redis_backup_password": BACKUP, "redis_backup_user": "monitor"},
