@@ -49,8 +49,8 @@ sanity: setup ## ansible-test sanity (validate-modules, pylint, pep8, ...) on th
 pre-commit: setup ## The pre-commit hooks over every file (yamllint, ansible-lint, ruff, shellcheck, fast unit tests)
 	pre-commit run --all-files
 
-unit: setup ## pytest for plugins and role metadata (no Docker)
-	pytest -q -n 2 tests/unit
+unit: setup ## pytest for plugins and role metadata (no Docker; a module per worker: batched cases share one run)
+	pytest -q -n 2 --dist loadfile tests/unit
 
 render: setup images ## Templates rendered and checked by their own programs (run from the offline images)
 	pytest -q -n 2 tests/render

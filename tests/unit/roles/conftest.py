@@ -87,3 +87,80 @@ def assert_refused_before_change(proc: subprocess.CompletedProcess, role: str, e
                     and isinstance(value, str) and len(value) >= 8 and value in out)
     assert not leaked, f"the output shows the value of {leaked}"
     return out
+
+
+# Batched cases: one ansible-playbook run serves every case of a module, each case a host of its own.
+_HEADER = re.compile(r"^(PLAY \[|TASK \[|RUNNING HANDLER \[|PLAY RECAP)")
+_ENTRY = re.compile(r"^(?:ok|changed|fatal|failed|skipping|unreachable): \[([^\]\s]+)")
+_INCLUDED = re.compile(r"^included: .* for (.+)$")
+_NOTICE = re.compile(r"^\[(ERROR|WARNING|DEPRECATION WARNING)\]")
+_RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)")
+
+
+def split_output_by_host(output: str, hosts: list[str]) -> dict[str, str]:
+    """One output per host from the default callback's output of a run over several hosts: every block's
+    header followed by that host's result lines (an [ERROR] or [WARNING] printed just before a result
+    belongs to that result), then its recap line. Lines of no host (before the first play) go to all."""
+    per_host: dict[str, list[str]] = {host: [] for host in hosts}
+    header: str | None = None
+    shown: set[str] = set()        # hosts whose lines already follow the current header
+    owners: list[str] = list(hosts)  # the hosts the current line belongs to
+    pending: list[str] = []        # an [ERROR]/[WARNING] block waiting for the result it belongs to
+
+    def emit(targets, lines):
+        for host in targets:
+            if host not in per_host:
+                continue
+            if header is not None and host not in shown:
+                per_host[host].append(header)
+                shown.add(host)
+            per_host[host].extend(lines)
+
+    for line in output.splitlines():
+        if _HEADER.match(line):
+            emit(owners, pending)
+            pending, header, shown, owners = [], line, set(), []
+            continue
+        recap = _RECAP.match(line)
+        if recap:
+            emit([recap.group(1)], [line])
+            continue
+        entry, included = _ENTRY.match(line), _INCLUDED.match(line)
+        if entry or included:
+            owners = [entry.group(1)] if entry else [h.strip() for h in included.group(1).split(",")]
+            emit(owners, [*pending, line])
+            pending = []
+        elif _NOTICE.match(line) or pending:
+            pending.append(line)
+        else:
+            emit(owners, [line])
+    emit(owners or list(hosts), pending)
+    return {host: "\n".join(lines) + "\n" for host, lines in per_host.items()}
+
+
+def run_role_cases(tmp_path: Path, role: str, cases: dict[str, dict], *args: str) -> dict[str, subprocess.CompletedProcess]:
+    """run_role for many cases at once: each case is a host (connection local) whose host variables are the
+    case's role variables, so one ansible-playbook run (one start, forks in parallel) serves them all. Each
+    case gets its own output (split_output_by_host) and return code (2 when its host failed), as if run alone.
+    Host variables rank below role parameters but above role defaults, which is what the cases override."""
+    names = {name: f"case{n}" for n, name in enumerate(cases)}
+    inventory = tmp_path / "cases.json"
+    inventory.write_text(json.dumps({"all": {
+        "hosts": {names[name]: role_vars for name, role_vars in cases.items()},
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}))
+    playbook = tmp_path / "cases.yml"
+    playbook.write_text(json.dumps([{"name": "Preflight probe", "hosts": "all", "gather_facts": True,
+                                     "roles": [{"role": f"commandcenter.infra.{role}"}]}]))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORKS": "10"}
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "--check", *args, str(playbook)],
+        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=900)
+    outputs = split_output_by_host(proc.stdout + "\n" + proc.stderr, list(names.values()))
+    results = {}
+    for name, host in names.items():
+        recap = next((m for m in map(_RECAP.match, outputs[host].splitlines()) if m), None)
+        failed = recap is None or int(recap.group(2)) > 0 or int(recap.group(3)) > 0
+        returncode = (proc.returncode or 2) if failed else 0
+        results[name] = subprocess.CompletedProcess(proc.args, returncode, outputs[host], "")
+    return results

@@ -14,6 +14,7 @@ from conftest import (
     assert_preflight_passed,
     assert_refused_before_change,
     run_role,
+    run_role_cases,
     step_tasks,
 )
 
@@ -114,9 +115,15 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("role_vars", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
-    proc = run_role(tmp_path, "alertmanager", role_vars)
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    """Every case of CASES, in one ansible-playbook run (run_role_cases)."""
+    return run_role_cases(tmp_path_factory.mktemp("cases"), "alertmanager", {name: role_vars for name, role_vars, _expected in CASES})
+
+
+@pytest.mark.parametrize(("case", "role_vars", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_before_any_change(refused, case, role_vars, expected):
+    proc = refused[case]
     out = assert_refused_before_change(proc, "alertmanager", expected, role_vars)
     no_secret_shows(out, {k: v for k, v in role_vars.items() if k in SECRETS})
 

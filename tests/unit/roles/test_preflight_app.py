@@ -9,7 +9,7 @@ step ("Ensure ...") starts. No Docker needed.
 from __future__ import annotations
 
 import pytest
-from conftest import assert_numbers_as_strings_pass, assert_refused_before_change, run_role
+from conftest import assert_numbers_as_strings_pass, assert_refused_before_change, run_role, run_role_cases
 
 # Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
 pytestmark = pytest.mark.playbook
@@ -48,9 +48,15 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("role_vars", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
-    proc = run_role(tmp_path, "app", role_vars)
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    """Every case of CASES, in one ansible-playbook run (run_role_cases)."""
+    return run_role_cases(tmp_path_factory.mktemp("cases"), "app", {name: role_vars for name, role_vars, _expected in CASES})
+
+
+@pytest.mark.parametrize(("case", "role_vars", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_before_any_change(refused, case, role_vars, expected):
+    proc = refused[case]
     assert_refused_before_change(proc, "app", expected, role_vars)
 
 

@@ -18,6 +18,7 @@ from conftest import (
     assert_refused_before_change,
     run_play,
     run_role,
+    run_role_cases,
     step_tasks,
 )
 
@@ -152,9 +153,15 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("role_vars", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
-    proc = run_role(tmp_path, ROLE, {**GOOD, **role_vars})
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    """Every case of CASES, in one ansible-playbook run (run_role_cases)."""
+    return run_role_cases(tmp_path_factory.mktemp("cases"), ROLE, {name: {**GOOD, **role_vars} for name, role_vars, _expected in CASES})
+
+
+@pytest.mark.parametrize(("case", "role_vars", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_before_any_change(refused, case, role_vars, expected):
+    proc = refused[case]
     out = assert_refused_before_change(proc, ROLE, expected, {**GOOD, **role_vars})
     # The offsite backend's credentials are secrets too (a dict, which the helper does not look into).
     environment = {**GOOD, **role_vars}["backup_offsite_environment"]

@@ -9,7 +9,14 @@ starts. No Docker needed.
 from __future__ import annotations
 
 import pytest
-from conftest import TYPE_ERRORS, assert_preflight_passed, assert_refused_before_change, run_role, step_tasks
+from conftest import (
+    TYPE_ERRORS,
+    assert_preflight_passed,
+    assert_refused_before_change,
+    run_role,
+    run_role_cases,
+    step_tasks,
+)
 
 # Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
 pytestmark = pytest.mark.playbook
@@ -77,9 +84,15 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("role_vars", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
-    proc = run_role(tmp_path, "monitoring", {**VALID, **role_vars})
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    """Every case of CASES, in one ansible-playbook run (run_role_cases)."""
+    return run_role_cases(tmp_path_factory.mktemp("cases"), "monitoring", {name: {**VALID, **role_vars} for name, role_vars, _expected in CASES})
+
+
+@pytest.mark.parametrize(("case", "role_vars", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_before_any_change(refused, case, role_vars, expected):
+    proc = refused[case]
     # No value of a secret variable shows (the password cases' values, and the valid one).
     assert_refused_before_change(proc, "monitoring", expected, secrets={**VALID, **role_vars})
 

@@ -23,6 +23,7 @@ from conftest import (
     assert_preflight_passed,
     assert_refused_before_change,
     run_role,
+    run_role_cases,
     step_tasks,
 )
 
@@ -125,9 +126,15 @@ def _secrets(role_vars: dict) -> dict:
     return found
 
 
-@pytest.mark.parametrize(("role_vars", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_before_any_change(tmp_path, role_vars, expected):
-    proc = run_role(tmp_path, "traefik", role_vars)
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    """Every case of CASES, in one ansible-playbook run (run_role_cases)."""
+    return run_role_cases(tmp_path_factory.mktemp("cases"), "traefik", {name: role_vars for name, role_vars, _expected in CASES})
+
+
+@pytest.mark.parametrize(("case", "role_vars", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_before_any_change(refused, case, role_vars, expected):
+    proc = refused[case]
     assert_refused_before_change(proc, "traefik", expected, _secrets(role_vars))
 
 
