@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -164,3 +166,14 @@ def run_role_cases(tmp_path: Path, role: str, cases: dict[str, dict], *args: str
         returncode = (proc.returncode or 2) if failed else 0
         results[name] = subprocess.CompletedProcess(proc.args, returncode, outputs[host], "")
     return results
+
+
+def batched_refusals(role: str, cases: list, base: dict | None = None):
+    """A module fixture: run_role_cases over `cases` (name, role_vars, expected), each case's variables
+    over `base`. A module assigns it (`refused = batched_refusals("redis", CASES)`) and its parametrized
+    test reads `refused[name]`."""
+    @pytest.fixture(scope="module")
+    def refused(tmp_path_factory):
+        return run_role_cases(tmp_path_factory.mktemp("cases"), role,
+                              {name: {**(base or {}), **role_vars} for name, role_vars, _expected in cases})
+    return refused

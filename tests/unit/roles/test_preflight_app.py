@@ -9,7 +9,7 @@ step ("Ensure ...") starts. No Docker needed.
 from __future__ import annotations
 
 import pytest
-from conftest import assert_numbers_as_strings_pass, assert_refused_before_change, run_role, run_role_cases
+from conftest import assert_numbers_as_strings_pass, assert_refused_before_change, batched_refusals, run_role
 
 # Runs ansible-playbook: `make unit` runs it, the pre-commit hook leaves it out.
 pytestmark = pytest.mark.playbook
@@ -48,10 +48,7 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def refused(tmp_path_factory):
-    """Every case of CASES, in one ansible-playbook run (run_role_cases)."""
-    return run_role_cases(tmp_path_factory.mktemp("cases"), "app", {name: role_vars for name, role_vars, _expected in CASES})
+refused = batched_refusals("app", CASES)
 
 
 @pytest.mark.parametrize(("case", "role_vars", "expected"), CASES, ids=[c[0] for c in CASES])

@@ -13,8 +13,8 @@ from conftest import (
     TYPE_ERRORS,
     assert_preflight_passed,
     assert_refused_before_change,
+    batched_refusals,
     run_role,
-    run_role_cases,
     step_tasks,
 )
 
@@ -84,10 +84,7 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def refused(tmp_path_factory):
-    """Every case of CASES, in one ansible-playbook run (run_role_cases)."""
-    return run_role_cases(tmp_path_factory.mktemp("cases"), "monitoring", {name: {**VALID, **role_vars} for name, role_vars, _expected in CASES})
+refused = batched_refusals("monitoring", CASES, VALID)
 
 
 @pytest.mark.parametrize(("case", "role_vars", "expected"), CASES, ids=[c[0] for c in CASES])
