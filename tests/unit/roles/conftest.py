@@ -15,22 +15,28 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def run_play(tmp_path: Path, play: dict, *args: str) -> subprocess.CompletedProcess:
-    """Run one play in check mode against localhost (connection local, this Python)."""
+def run_play(tmp_path: Path, play: dict, *args: str, inventory: str = "localhost,",
+             timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run one play in check mode against localhost, or the hosts of `inventory` (connection local, this Python)."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(json.dumps([play]))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
            "ANSIBLE_NOCOLOR": "1"}
     return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", "--check",
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", inventory, "-c", "local", "--check",
          "-e", f"ansible_python_interpreter={sys.executable}", *args, str(playbook)],
-        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300)
+        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=timeout)
+
+
+def role_play(role: str, role_vars: dict | None = None) -> dict:
+    """The play that runs the whole role (facts gathered), with these role variables."""
+    return {"name": "Preflight probe", "hosts": "all", "gather_facts": True,
+            "roles": [{"role": f"commandcenter.infra.{role}", "vars": role_vars or {}}]}
 
 
 def run_role(tmp_path: Path, role: str, role_vars: dict, *args: str) -> subprocess.CompletedProcess:
     """Run the whole role in check mode against localhost with the given variables."""
-    return run_play(tmp_path, {"name": "Preflight probe", "hosts": "all", "gather_facts": True,
-                               "roles": [{"role": f"commandcenter.infra.{role}", "vars": role_vars}]}, *args)
+    return run_play(tmp_path, role_play(role, role_vars), *args)
 
 
 def run_tasks(tmp_path: Path, tasks: list, *args: str) -> subprocess.CompletedProcess:
@@ -147,17 +153,8 @@ def run_role_cases(tmp_path: Path, role: str, cases: dict[str, dict], *args: str
     Host variables rank below role parameters but above role defaults, which is what the cases override."""
     names = {name: f"case{n}" for n, name in enumerate(cases)}
     inventory = tmp_path / "cases.json"
-    inventory.write_text(json.dumps({"all": {
-        "hosts": {names[name]: role_vars for name, role_vars in cases.items()},
-        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}))
-    playbook = tmp_path / "cases.yml"
-    playbook.write_text(json.dumps([{"name": "Preflight probe", "hosts": "all", "gather_facts": True,
-                                     "roles": [{"role": f"commandcenter.infra.{role}"}]}]))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
-           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORKS": "10"}
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "--check", *args, str(playbook)],
-        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=900)
+    inventory.write_text(json.dumps({"all": {"hosts": {names[name]: role_vars for name, role_vars in cases.items()}}}))
+    proc = run_play(tmp_path, role_play(role), *args, inventory=str(inventory), timeout=900)
     outputs = split_output_by_host(proc.stdout + "\n" + proc.stderr, list(names.values()))
     results = {}
     for name, host in names.items():
