@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shlex
 import socket
 import subprocess
@@ -68,6 +69,22 @@ def platform_name() -> str:
     """The scenario's platform container (and inventory host): cc-<scenario>, or CC_PLATFORM
     (a scenario of several hosts names the one the helpers address: molecule/multihost)."""
     return os.environ.get("CC_PLATFORM") or f"cc-{os.environ['MOLECULE_SCENARIO_NAME']}"
+
+
+# The passwords playbooks/rotate_secrets.yml rotates (rotate=all).
+ROTATED_APP_PASSWORDS = ["postgres_pgvector_app_password", "redis_app_password", "nats_app_password"]
+
+
+def replace_app_passwords() -> tuple[dict[str, str], dict[str, str]]:
+    """Give each rotated app password a new random value where the local inventory keeps its
+    generated secrets (its vault: <inventory>/.secrets/<variable>, mode 0600); return (old, new)."""
+    directory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / ".secrets"
+    old = {name: (directory / name).read_text().strip() for name in ROTATED_APP_PASSWORDS}
+    new = {name: secrets.token_urlsafe(24) for name in ROTATED_APP_PASSWORDS}
+    for name, value in new.items():
+        (directory / name).write_text(value + "\n")
+        (directory / name).chmod(0o600)
+    return old, new
 
 
 def scenario_hosts() -> list[str]:

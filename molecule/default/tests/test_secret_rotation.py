@@ -10,33 +10,18 @@ the vault. It runs after the rollout tests (file order) and leaves the inventory
 host consistent: every later test reads the new values from the inventory."""
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
-from pathlib import Path
 
 import pytest
 from app_client import ROOT, Client, host_load, timed_playbook
-from conftest import platform_name, run_playbook, sh
+from conftest import ROTATED_APP_PASSWORDS, platform_name, replace_app_passwords, run_playbook, sh
 
-ROTATED = ["postgres_pgvector_app_password", "redis_app_password", "nats_app_password"]
-SECRETS_DIR = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / ".secrets"
 PLAYBOOK = ROOT / "playbooks" / "rotate_secrets.yml"
 
 
 @pytest.fixture(scope="module")
 def client(host):
     return Client(host)
-
-
-def read_secret(name: str) -> str:
-    return (SECRETS_DIR / name).read_text().strip()
-
-
-def write_secret(name: str, value: str) -> None:
-    path = SECRETS_DIR / name
-    path.write_text(value + "\n")
-    path.chmod(0o600)
 
 
 def in_container(container: str, script: str, secret: str) -> subprocess.CompletedProcess:
@@ -82,20 +67,17 @@ def test_rotating_a_secret_the_app_already_runs_with_is_refused_before_anything_
 
 
 def test_rotating_every_app_password_under_load_fails_no_request(host, client):
-    old = {name: read_secret(name) for name in ROTATED}
-    new = {name: secrets.token_urlsafe(24) for name in ROTATED}
-    for name, value in new.items():
-        write_secret(name, value)
+    old, new = replace_app_passwords()
     with host_load(host, client) as load:
         run, seconds = timed_playbook(PLAYBOOK, rotate="all")
         result = load.stop()
-    print(f"\nrotation of {', '.join(ROTATED)}: {seconds:.1f} s; {result['requests']} requests at "
+    print(f"\nrotation of {', '.join(ROTATED_APP_PASSWORDS)}: {seconds:.1f} s; {result['requests']} requests at "
           f"{result['rate']}/s, {result['failed']} failed, p99 {result['p99_ms']} ms, max {result['max_ms']} ms")
     assert run.returncode == 0, run.output[-4000:]
-    assert "Rotating " + ", ".join(ROTATED) in run.output, run.output[-4000:]
+    assert "Rotating " + ", ".join(ROTATED_APP_PASSWORDS) in run.output, run.output[-4000:]
     assert result["failed"] == 0, result["failures"]
     assert result["requests"] >= 0.9 * result["rate"] * result["seconds"], result
-    for name in ROTATED:
+    for name in ROTATED_APP_PASSWORDS:
         assert old[name] not in run.output and new[name] not in run.output, f"{name} in the playbook's output"
 
     status, health = client.api("GET", "/health")

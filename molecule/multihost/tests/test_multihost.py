@@ -16,21 +16,20 @@ them takes testinfra's per-host `host` fixture: each runs once, in file order.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shlex
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import testinfra
 from app_client import ROOT, Client, host_load, timed_converge, timed_playbook
 from conftest import (
+    ROTATED_APP_PASSWORDS,
     WEBHOOK_SINK_SERVER,
     inventory_hostvars,
     prometheus_api,
     prometheus_query,
+    replace_app_passwords,
     run_playbook,
     sh,
     tcp_state,
@@ -282,12 +281,7 @@ def test_rotating_the_app_passwords_across_hosts_under_load_fails_no_request(cli
     three: every app host moves to the bridges and back, one after the other, with no failed
     request; afterwards the data and app parts of site.yml change nothing and verify.yml passes.
     The new values go where the local inventory keeps its generated secrets (its vault)."""
-    names = ["postgres_pgvector_app_password", "redis_app_password", "nats_app_password"]
-    secrets_dir = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / ".secrets"
-    old = {name: (secrets_dir / name).read_text().strip() for name in names}
-    new = {name: secrets.token_urlsafe(24) for name in names}
-    for name, value in new.items():
-        (secrets_dir / name).write_text(value + "\n")
+    old, new = replace_app_passwords()
     with host_load(client.host, client) as load:
         run, seconds = timed_playbook(ROOT / "playbooks" / "rotate_secrets.yml", rotate="all")
         result = load.stop()
@@ -295,7 +289,7 @@ def test_rotating_the_app_passwords_across_hosts_under_load_fails_no_request(cli
           f"{result['failed']} failed, p99 {result['p99_ms']} ms, max {result['max_ms']} ms")
     assert run.returncode == 0, run.output[-4000:]
     assert result["failed"] == 0, result["failures"]
-    for name in names:
+    for name in ROTATED_APP_PASSWORDS:
         assert old[name] not in run.output and new[name] not in run.output, f"{name} in the playbook's output"
     again = run_playbook(ROOT / "playbooks" / "site.yml", "--tags", "postgres,redis,nats,app")
     assert again.returncode == 0 and again.changed == 0, again.output[-4000:]
