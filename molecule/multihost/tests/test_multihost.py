@@ -16,6 +16,7 @@ them takes testinfra's per-host `host` fixture: each runs once, in file order.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import time
@@ -276,6 +277,11 @@ def test_the_lost_host_returns_to_the_swarm_and_to_traefik(hosts, edge):
     assert SPARE in tasks.split(), tasks
 
 
+@pytest.mark.skipif(os.environ.get("CC_MULTIHOST_ROTATION") != "1", reason=(
+    "NOT RUN (set CC_MULTIHOST_ROTATION=1 to run it): rotate_secrets.yml over three app hosts under load, about "
+    "6 minutes that make test has no room for; make test proves the playbook under load on one host "
+    "(molecule/default/tests/test_secret_rotation.py) and the host-after-host app rollout under load here "
+    "(test_rolling_upgrade_across_hosts_under_load_fails_no_request)"))
 def test_rotating_the_app_passwords_across_hosts_under_load_fails_no_request(client):
     """playbooks/rotate_secrets.yml with PostgreSQL, Redis and NATS on one host and the app on
     three: every app host moves to the bridges and back, one after the other, with no failed
