@@ -84,7 +84,7 @@ def test_the_fresh_host_check_runs_once_for_every_role_and_on_debian_12():
     assert (ROOT / "molecule" / "shared" / "tests" / "test_check_mode.py").is_file()
 
 
-def test_the_second_converge_is_the_shared_one_at_vvv():
+def test_the_second_converge_is_the_shared_one_at_vvv_and_no_step_repeats_lint():
     """No sequence repeats the converge as Molecule's `idempotence` step: the shared test's
     converge at -vvv (after the check-mode run) is the second converge, and it asserts
     changed=0 besides the leak check. Every scenario runs it (it needs no secret)."""
@@ -95,7 +95,8 @@ def test_the_second_converge_is_the_shared_one_at_vvv():
         steps = (config.get("scenario") or {}).get("test_sequence")
         if steps is None:
             continue  # no sequence of its own: the base config's, checked as ".config"
-        assert "idempotence" not in steps, (name, steps)
+        # `idempotence`: see the docstring; `syntax`: make lint's ansible-lint checks every playbook.
+        assert "idempotence" not in steps and "syntax" not in steps, (name, steps)
         assert steps.index("converge") < steps.index("verify"), (name, steps)
     shared = (ROOT / "molecule" / "shared" / "tests" / "test_secrets_not_leaked.py").read_text()
     test = shared.split("def test_second_converge_at_vvv_changes_nothing_and_shows_no_secret", 1)[1].split("\ndef ")[0]
