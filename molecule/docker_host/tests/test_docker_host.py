@@ -35,6 +35,8 @@ def test_compose_is_v2(host):
 
 def test_docker_info_reflects_daemon_json(host):
     info = docker_json(host, "info")
+    # One Docker host: no swarm (a swarm is formed only with several), so live-restore stays on.
+    assert info["Swarm"]["LocalNodeState"] == "inactive", info["Swarm"]
     assert info["LiveRestoreEnabled"] is True
     assert info["LoggingDriver"] == "json-file"
     assert f"{REGISTRY.split(':')[0]}" in json.dumps(info["RegistryConfig"]["IndexConfigs"]) or \
