@@ -12,8 +12,9 @@
 # sequential run.
 #
 # Scenarios are isolated (platform containers cc-<scenario>* with their own Docker engines,
-# Molecule's own state per scenario), and much of a scenario's time is waiting (health
-# gates, engine starts), so two lanes finish in far less time than one on two cores.
+# Molecule's own state per scenario). Part of a scenario's time is waiting (health gates,
+# engine starts), so two lanes finish sooner than one; but on two cores the CPU is busy for
+# most of a phase, and two lanes slow each other by a quarter to a half (measured).
 #
 # Each scenario's output goes to $CC_MOLECULE_LOG_DIR/<scenario>.log (build/molecule);
 # a line per scenario says how it went, and the whole log of every failed scenario is
